@@ -1,0 +1,32 @@
+"""Sphinx configuration for scgenome."""
+
+from __future__ import annotations
+
+import scgenome
+
+project = "scgenome"
+author = "scgenome developers"
+copyright = "2026, scgenome developers"  # noqa: A001
+release = version = scgenome.__version__
+
+extensions = [
+    "myst_nb",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.intersphinx",
+    "sphinx.ext.mathjax",
+]
+autosummary_generate = True
+autodoc_typehints = "description"
+napoleon_google_docstring = False
+napoleon_numpy_docstring = True
+napoleon_use_rtype = False
+myst_enable_extensions = ["dollarmath", "colon_fence"]
+nb_execution_mode = "off"
+source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb", ".rst": "restructuredtext"}
+exclude_patterns = ["_build", "**.ipynb_checkpoints"]
+html_theme = "sphinx_book_theme"
+html_title = "scgenome"
+intersphinx_mapping = {}
+suppress_warnings = ["mystnb.unknown_mime_type"]

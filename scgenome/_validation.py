@@ -1,0 +1,92 @@
+"""Input checks shared by all tools. Each raises ``ValueError`` naming the offending item."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from anndata import AnnData
+
+
+def check_nonempty(adata: AnnData, what: str = "AnnData") -> None:
+    """Raise when ``adata`` has no observations or no variables."""
+    if adata.n_obs == 0 or adata.n_vars == 0:
+        msg = f"The {what} is empty ({adata.n_obs} obs x {adata.n_vars} vars)."
+        raise ValueError(msg)
+
+
+def check_obs_columns(adata: AnnData, columns: Iterable[str], *, what: str = "column") -> None:
+    """Raise when any of ``columns`` is missing from ``adata.obs``."""
+    missing = [c for c in columns if c not in adata.obs.columns]
+    if missing:
+        msg = f"{what.capitalize()}(s) {missing} not found in .obs; available: {list(adata.obs.columns)}."
+        raise ValueError(msg)
+
+
+def check_var_columns(adata: AnnData, columns: Iterable[str], *, what: str = "column") -> None:
+    """Raise when any of ``columns`` is missing from ``adata.var``."""
+    missing = [c for c in columns if c not in adata.var.columns]
+    if missing:
+        msg = f"{what.capitalize()}(s) {missing} not found in .var; available: {list(adata.var.columns)}."
+        raise ValueError(msg)
+
+
+def check_no_nan(frame: pd.DataFrame, columns: Iterable[str] | None = None, *, what: str = "covariate") -> None:
+    """Raise when any of ``columns`` of ``frame`` holds a missing value."""
+    columns = list(frame.columns) if columns is None else list(columns)
+    bad = [c for c in columns if frame[c].isna().any()]
+    if bad:
+        counts = {c: int(frame[c].isna().sum()) for c in bad}
+        msg = f"{what.capitalize()}(s) with missing values (NaN): {counts}. Drop or impute those observations first."
+        raise ValueError(msg)
+
+
+def check_counts(X, *, what: str = "counts") -> None:
+    """Raise unless ``X`` (dense or sparse) holds finite, non-negative integers."""
+    values = X.data if sp.issparse(X) else np.asarray(X)
+    if values.size == 0:
+        return
+    if not np.issubdtype(values.dtype, np.number):
+        msg = f"The {what} must be numeric, got dtype {values.dtype}."
+        raise ValueError(msg)
+    if np.issubdtype(values.dtype, np.floating) and not np.isfinite(values).all():
+        msg = f"The {what} contain NaN or infinite values."
+        raise ValueError(msg)
+    if (values < 0).any():
+        msg = f"The {what} contain negative values (min {values.min()}); raw non-negative counts are required."
+        raise ValueError(msg)
+    if np.issubdtype(values.dtype, np.floating) and (np.abs(values - np.round(values)) > 1e-8).any():
+        msg = f"The {what} contain non-integer values; raw integer counts are required (e.g. layer='counts')."
+        raise ValueError(msg)
+
+
+def check_binary_labels(y, *, what: str = "label") -> np.ndarray:
+    """Return ``y`` as 0/1 integers; raise on NaN, other values or a single class."""
+    y = pd.Series(y)
+    if y.isna().any():
+        msg = f"The {what} has {int(y.isna().sum())} missing values (NaN); drop or label those rows."
+        raise ValueError(msg)
+    values = set(pd.unique(y.astype(float)))
+    if not values <= {0.0, 1.0}:
+        msg = f"The {what} must be 0/1, got values {sorted(values)[:10]}."
+        raise ValueError(msg)
+    if len(values) < 2:
+        msg = f"The {what} has a single class ({values.pop():g}); both positives and negatives are needed."
+        raise ValueError(msg)
+    return y.to_numpy(dtype=np.int64)
+
+
+__all__ = [
+    "check_binary_labels",
+    "check_counts",
+    "check_no_nan",
+    "check_nonempty",
+    "check_obs_columns",
+    "check_var_columns",
+]

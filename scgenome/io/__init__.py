@@ -1,0 +1,5 @@
+"""``sg.io``."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

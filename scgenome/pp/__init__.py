@@ -1,0 +1,5 @@
+"""``sg.pp``."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,5 @@
+"""``sg.tl``."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import scgenome as sg
+from scgenome.cli import main
+
+
+def test_namespaces():
+    for ns in ("pp", "tl", "pl", "io", "get", "datasets", "settings"):
+        assert hasattr(sg, ns)
+    assert sg.__version__
+
+
+def test_settings_verbosity_and_errors():
+    old = sg.settings.verbosity
+    try:
+        sg.settings.verbosity = 2
+        assert sg.settings.progress
+        with pytest.raises(ValueError, match="verbosity"):
+            sg.settings.verbosity = 7
+    finally:
+        sg.settings.verbosity = old
+    assert sg.settings.torch_device("cpu").type == "cpu"
+
+
+def test_data_path_env(monkeypatch, tmp_path):
+    monkeypatch.setenv("SCGENOME_DATA", str(tmp_path))
+    assert sg.datasets.data_path("x") == tmp_path / "x"
+    assert sg.datasets.data_path() == tmp_path
+
+
+def test_data_path_fixture_fails_on_ci(monkeypatch, tmp_path, data_path):
+    monkeypatch.setenv("SCGENOME_DATA", str(tmp_path))
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true"):
+        data_path("no-such-set")
+    monkeypatch.setenv("CI", "false")
+    with pytest.raises(pytest.skip.Exception, match="not found"):
+        data_path("no-such-set")
+
+
+def test_rng_reproducible():
+    from scgenome._utils import get_rng
+
+    assert get_rng(3).integers(1000) == get_rng(3).integers(1000)
+    g = np.random.default_rng(1)
+    assert get_rng(g) is g
+
+
+def test_validation_counts():
+    from scgenome._validation import check_binary_labels, check_counts
+
+    check_counts(np.array([[0, 1], [2, 3]]))
+    with pytest.raises(ValueError, match="negative"):
+        check_counts(np.array([[0, -1]]))
+    with pytest.raises(ValueError, match="non-integer"):
+        check_counts(np.array([[0.5, 1.0]]))
+    with pytest.raises(ValueError, match="single class"):
+        check_binary_labels([1, 1, 1])
+    with pytest.raises(ValueError, match="missing"):
+        check_binary_labels([1, np.nan, 0])
+
+
+def test_cli_version(capsys):
+    assert main(["--version"]) == 0
+    assert sg.__version__ in capsys.readouterr().out
+
+
+def test_ci_run_uses_readme_command():
+    root = Path(__file__).resolve().parents[1]
+    ci = (root / ".ci" / "run").read_text()
+    readme = (root / "README.md").read_text()
+    assert "<!-- test-command -->" in readme
+    assert "test-command" in ci
+    assert "torch==2.13.0" in readme.split("<!-- test-command -->")[1].split("```")[1]
