@@ -2,4 +2,6 @@
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from ._ems import EMSModel, ems_prior_weights, ems_score, ems_train
+
+__all__ = ["EMSModel", "ems_prior_weights", "ems_score", "ems_train"]

@@ -1,0 +1,10 @@
+"""sc-EMS variant scores: feature-weighted CatBoost with leave-one-chromosome-out evaluation."""
+
+from __future__ import annotations
+
+from ._calibrate import prior_shift as ems_prior_weights
+from ._model import EMSModel
+from ._score import ems_score
+from ._train import ems_train
+
+__all__ = ["EMSModel", "ems_prior_weights", "ems_score", "ems_train"]

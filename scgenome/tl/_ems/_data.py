@@ -1,0 +1,118 @@
+"""Pulling arrays out of a variants x annotations AnnData, with the input checks of sc-EMS."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from ..._utils import get_modality
+from ..._validation import check_binary_labels, check_nonempty
+
+if TYPE_CHECKING:
+    from anndata import AnnData
+    from mudata import MuData
+
+#: Label columns the bare ``ems_score(vdata)`` call looks for, in order.
+LABEL_CANDIDATES = ("ems_label", "label")
+POSITIVE, NEGATIVE = 0.1, 0.01
+
+
+def get_vdata(vdata: AnnData | MuData, mod: str | None) -> AnnData:
+    """The AnnData to work on, with ``chrom``/``pos`` present and no duplicated variants."""
+    adata = get_modality(vdata, mod)
+    missing = [c for c in ("chrom", "pos") if c not in adata.obs.columns]
+    if missing:
+        msg = (
+            f"Column(s) {missing} not found in .obs; sc-EMS needs each variant's chromosome ('chrom') and "
+            f"position ('pos'). Available: {list(adata.obs.columns)[:20]}."
+        )
+        raise ValueError(msg)
+    if adata.obs["chrom"].isna().any() or pd.to_numeric(adata.obs["pos"], errors="coerce").isna().any():
+        msg = "Columns 'chrom' and 'pos' must have no missing values; drop those variants first."
+        raise ValueError(msg)
+    if not adata.obs_names.is_unique:
+        dup = adata.obs_names[adata.obs_names.duplicated()].unique()[:5].tolist()
+        msg = f"Duplicated variant names in .obs_names, e.g. {dup}; drop duplicates (vdata[~vdata.obs_names.duplicated()])."
+        raise ValueError(msg)
+    key = [c for c in ("chrom", "pos", "ref", "alt", "gene") if c in adata.obs.columns]
+    dup = adata.obs.duplicated(key)
+    if dup.any():
+        ex = adata.obs.loc[dup, key].head(3).astype(str).agg(":".join, axis=1).tolist()
+        msg = (
+            f"{int(dup.sum())} duplicated variants (same {'/'.join(key)}), e.g. {ex}; keep one row per "
+            f"variant: vdata = vdata[~vdata.obs.duplicated({key})].copy()."
+        )
+        raise ValueError(msg)
+    return adata
+
+
+def get_features(adata: AnnData, layer: str | None = None) -> tuple[np.ndarray, list[str]]:
+    """Dense float32 feature matrix and feature names."""
+    check_nonempty(adata, "variant AnnData")
+    X = adata.layers[layer] if layer is not None else adata.X
+    if X is None:
+        msg = "The AnnData has no .X; put the annotation matrix (variants x features) in .X or pass layer=."
+        raise ValueError(msg)
+    X = X.toarray() if sp.issparse(X) else np.asarray(X)
+    if not np.issubdtype(X.dtype, np.number):
+        msg = f"Features must be numeric, got dtype {X.dtype}."
+        raise ValueError(msg)
+    return X.astype(np.float32, copy=False), [str(v) for v in adata.var_names]
+
+
+def get_labels(
+    adata: AnnData, label: str | None, pip: str | None = "pip", *, required: bool = True
+) -> tuple[np.ndarray | None, str | None]:
+    """0/1 labels as floats (NaN = not labelled) and where they came from.
+
+    ``label`` given: that column (0/1, no NaN). ``None``: the first of ``ems_label``/``label``
+    found, else model-5 thresholds on ``pip`` (1 above 0.1, 0 below 0.01, in between NaN).
+    """
+    obs = adata.obs
+    if label is not None and label not in obs.columns and not (label == "ems_label" and pip in obs.columns):
+        msg = f"Label column {label!r} not found in .obs; available: {list(obs.columns)[:20]}."
+        raise ValueError(msg)
+    if label is None:
+        label = next((c for c in LABEL_CANDIDATES if c in obs.columns), None)
+    if label is not None and label in obs.columns:
+        y = check_binary_labels(obs[label].to_numpy(), what=f"label column {label!r}")
+        return y.astype(float), label
+    if pip is not None and pip in obs.columns:
+        p = pd.to_numeric(obs[pip], errors="coerce").to_numpy(dtype=float)
+        if np.isnan(p).any():
+            msg = f"PIP column {pip!r} has {int(np.isnan(p).sum())} missing values; drop those variants."
+            raise ValueError(msg)
+        y = np.where(p > POSITIVE, 1.0, np.where(p < NEGATIVE, 0.0, np.nan))
+        lab = y[~np.isnan(y)]
+        if lab.size == 0 or lab.min() == lab.max():
+            msg = (
+                f"PIP thresholds (> {POSITIVE} positive, < {NEGATIVE} negative) give a single class "
+                f"({int(np.nansum(y))} positives, {int((y == 0).sum())} negatives); both are needed."
+            )
+            raise ValueError(msg)
+        return y, f"{pip} (>{POSITIVE} / <{NEGATIVE})"
+    if required:
+        msg = (
+            "No labels: pass label= (a 0/1 column of .obs), add 'ems_label' (sg.pp.ems_labels) or a "
+            f"PIP column ({pip!r})."
+        )
+        raise ValueError(msg)
+    return None, None
+
+
+def snv_mask(adata: AnnData) -> np.ndarray | None:
+    """Which variants are SNVs (from ``ref``/``alt`` or an ``is_SNV`` feature), else ``None``."""
+    obs = adata.obs
+    if "ref" in obs.columns and "alt" in obs.columns:
+        return (obs["ref"].astype(str).str.len() == 1).to_numpy() & (obs["alt"].astype(str).str.len() == 1).to_numpy()
+    if "is_SNV" in adata.var_names:
+        col = adata[:, "is_SNV"].X
+        col = col.toarray() if sp.issparse(col) else np.asarray(col)
+        return col.ravel() > 0.5
+    return None
+
+
+__all__ = ["get_features", "get_labels", "get_vdata", "snv_mask"]
