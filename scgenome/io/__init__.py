@@ -2,4 +2,7 @@
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from ._bimbam import read_bimbam
+from ._plink import read_plink
+
+__all__ = ["read_bimbam", "read_plink"]
