@@ -2,4 +2,6 @@
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from ._gwas import manhattan, qq
+
+__all__: list[str] = ["manhattan", "qq"]

@@ -1,0 +1,238 @@
+from __future__ import annotations
+
+import matplotlib as mpl
+
+mpl.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from anndata import AnnData
+
+import scgenome as sg
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture
+def tidy():
+    """A GEMMA-like tidy table: chromosomes in file order 1, 2, 10, X; some positions unknown (-9)."""
+    rng = np.random.default_rng(0)
+    chrs = np.repeat(["1", "2", "10", "X"], [50, 40, 30, 20])
+    ps = np.concatenate([np.arange(1, k + 1) * 10_000 for k in (50, 40, 30, 20)]).astype(np.int64)
+    ps[[5, 60]] = -9
+    p = rng.uniform(size=140)
+    p[10] = 1e-12
+    p[70] = 1e-9
+    p[100] = 3e-7
+    return pd.DataFrame({"chr": chrs, "rs": [f"rs{i}" for i in range(140)], "ps": ps, "p_wald": p})
+
+
+@pytest.fixture
+def gdata():
+    """An AnnData shaped like the output of tl.gwas (var gwas_pval filled by hand, some untested SNPs)."""
+    rng = np.random.default_rng(1)
+    n_snps = 300
+    var = pd.DataFrame(
+        {
+            "chrom": np.repeat(["1", "2", "3"], 100),
+            "pos": pd.array(np.tile(np.arange(1, 101) * 5000, 3), dtype="Int64"),
+            "cm": np.tile(np.linspace(0, 50, 100), 3),
+        },
+        index=[f"snp{i:03d}" for i in range(n_snps)],
+    )
+    var.loc[var.index[[3, 150]], "pos"] = pd.NA
+    p = rng.uniform(size=n_snps)
+    p[[20, 21]] = [1e-10, 1e-9]
+    p[[7, 8, 9]] = np.nan  # did not pass QC
+    var["gwas_pval"] = p
+    var["gwas_p_lrt"] = np.clip(p * 2, 0, 1)
+    return AnnData(X=np.zeros((5, n_snps), dtype=np.float32), var=var)
+
+
+def _collection(ax, gid):
+    found = [c for c in ax.collections if c.get_gid() == gid]
+    assert len(found) == 1, [c.get_gid() for c in ax.collections]
+    return found[0]
+
+
+def _hlines(ax):
+    return sorted(
+        round(float(line.get_ydata()[0]), 6)
+        for line in ax.get_lines()
+        if len(set(line.get_ydata())) == 1 and tuple(line.get_xdata()) == (0, 1)
+    )
+
+
+def test_manhattan_tidy_points_lines_labels(tidy, tmp_path):
+    ax = sg.pl.manhattan(tidy, show=False)
+    pts = _collection(ax, "gwas").get_offsets()
+    assert len(pts) == 140
+    np.testing.assert_allclose(np.sort(pts[:, 1]), np.sort(-np.log10(tidy["p_wald"].to_numpy())))
+    assert _hlines(ax) == [5.0, round(-np.log10(5e-8), 6)]
+    # natural chromosome order, labels at chromosome centres
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "10", "X"]
+    x = pts[:, 0]
+    chrs = tidy["chr"].to_numpy()
+    for tick, c in zip(ax.get_xticks(), ["1", "2", "10", "X"], strict=True):
+        xc = x[chrs == c]
+        assert xc.min() < tick < xc.max()
+        assert tick == pytest.approx((xc.min() + xc.max()) / 2, rel=1e-9)
+    # chromosomes do not overlap and follow each other
+    assert x[chrs == "1"].max() < x[chrs == "2"].min() < x[chrs == "2"].max() < x[chrs == "10"].min()
+    # two alternating colours
+    colours = _collection(ax, "gwas").get_facecolors()
+    first = {c: tuple(colours[np.flatnonzero(chrs == c)[0]]) for c in ["1", "2", "10", "X"]}
+    assert first["1"] == first["10"] != first["2"] == first["X"]
+    assert not _collection(ax, "gwas").get_rasterized()
+    ax.figure.savefig(tmp_path / "m.png", dpi=60)
+    assert (tmp_path / "m.png").stat().st_size > 1000
+
+
+def test_manhattan_unknown_positions_in_file_order(tidy):
+    ax = sg.pl.manhattan(tidy, show=False)
+    x = _collection(ax, "gwas").get_offsets()[:, 0]
+    # rs5 (ps -9) lies between its file neighbours rs4 and rs6; rs60 likewise on chr 2
+    assert x[4] < x[5] < x[6]
+    assert x[59] < x[60] < x[61]
+
+
+def test_manhattan_anndata_by_cm_and_untested_dropped(gdata):
+    fig = sg.pl.manhattan(gdata, return_fig=True, genomewide_line=1e-8, suggestive_line=None)
+    ax = fig.axes[0]
+    pts = _collection(ax, "gwas").get_offsets()
+    assert len(pts) == 297  # 3 untested SNPs are left out
+    assert _hlines(ax) == [8.0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "3"]
+    # snp003 has no position but a cM: placed by the genetic map between snp002 and snp004
+    names = [n for n in gdata.var_names if n not in {"snp007", "snp008", "snp009"}]
+    x = dict(zip(names, pts[:, 0], strict=True))
+    assert x["snp002"] < x["snp003"] < x["snp004"]
+    assert x["snp149"] < x["snp150"] < x["snp151"]
+    ax_lrt = sg.pl.manhattan(gdata, pval="p_lrt", show=False)
+    y = _collection(ax_lrt, "gwas").get_offsets()[:, 1]
+    np.testing.assert_allclose(y.max(), -np.log10(2e-10))
+
+
+def test_manhattan_mirrored_other_highlight_annotate(tidy, gdata):
+    synth = tidy.copy()
+    synth["p_wald"] = np.random.default_rng(5).uniform(size=len(synth))
+    ax = sg.pl.manhattan(
+        tidy, other=synth, highlight=["rs10", "rs3"], annotate_top=3, label="real", other_label="synthetic", show=False
+    )
+    main = _collection(ax, "gwas").get_offsets()
+    mirrored = _collection(ax, "gwas_other").get_offsets()
+    assert len(main) == len(mirrored) == 140
+    assert (mirrored[:, 1] <= 0).all()
+    assert (mirrored[:, 1] < 0).any()
+    np.testing.assert_allclose(mirrored[:, 0], main[:, 0])  # same x layout
+    # threshold lines on both sides
+    gw = round(-np.log10(5e-8), 6)
+    assert _hlines(ax) == [-gw, -5.0, 0.0, 5.0, gw]  # 0.0 is the axis between the two halves
+    hl = _collection(ax, "highlight").get_offsets()
+    assert len(hl) == 2
+    np.testing.assert_allclose(sorted(hl[:, 1]), sorted(-np.log10(tidy["p_wald"].to_numpy()[[3, 10]])))
+    annotations = [t.get_text() for t in ax.texts if t.get_text().startswith("rs")]
+    assert annotations[:3] == ["rs10", "rs70", "rs100"]
+    assert len(annotations) == 6  # 3 above, 3 below
+    assert {"real", "synthetic"} <= {t.get_text() for t in ax.texts}
+    # y tick labels show -log10 p without sign below the axis
+    ax.figure.canvas.draw()
+    assert all(not t.get_text().startswith(("-", "\u2212")) for t in ax.get_yticklabels())
+
+
+def test_manhattan_rasterizes_large(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 120_000
+    df = pd.DataFrame(
+        {"chrom": np.repeat(["1", "2"], n // 2), "pos": np.tile(np.arange(n // 2), 2), "pval": rng.uniform(size=n)}
+    )
+    ax = sg.pl.manhattan(df, show=False)
+    pc = _collection(ax, "gwas")
+    assert len(pc.get_offsets()) == n
+    assert pc.get_rasterized()
+    ax.figure.savefig(tmp_path / "big.pdf")
+
+
+def test_manhattan_into_given_axes_and_errors(tidy, gdata):
+    _fig, axes = plt.subplots(1, 2)
+    out = sg.pl.manhattan(tidy, ax=axes[1], show=False)
+    assert out is axes[1]
+    assert len(axes[0].collections) == 0
+    with pytest.raises(ValueError, match="chromosome"):
+        sg.pl.manhattan(tidy.drop(columns="chr"), show=False)
+    with pytest.raises(ValueError, match="p-value"):
+        sg.pl.manhattan(tidy.drop(columns="p_wald"), show=False)
+    with pytest.raises(ValueError, match="gwas2_pval"):
+        sg.pl.manhattan(gdata, key="gwas2", show=False)
+    with pytest.raises(ValueError, match="rs_nope"):
+        sg.pl.manhattan(tidy, highlight=["rs_nope"], show=False)
+    bad = tidy.copy()
+    bad.loc[0, "p_wald"] = 1.5
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        sg.pl.manhattan(bad, show=False)
+    with pytest.raises(TypeError, match="AnnData or a pandas DataFrame"):
+        sg.pl.manhattan(np.zeros(3), show=False)
+
+
+def test_manhattan_from_simulated_cohort_truth():
+    """Plot marginal p-values of a simulated cohort and highlight its causal SNPs."""
+    from scipy import stats
+
+    g = sg.datasets.simulate_cohort(200, 600, n_chromosomes=3, n_causal=3, rng=0)
+    X = g.X - g.X.mean(axis=0)
+    y = g.obs["pheno"].to_numpy() - g.obs["pheno"].mean()
+    r = (X.T @ y) / np.sqrt((X**2).sum(axis=0) * (y @ y) + 1e-300)
+    t = r * np.sqrt((len(y) - 2) / np.clip(1 - r**2, 1e-12, None))
+    g.var["gwas_pval"] = 2 * stats.t.sf(np.abs(t), len(y) - 2)
+    causal = list(g.uns["simulation"]["causal_snps"])
+    ax = sg.pl.manhattan(g, highlight=causal, show=False)
+    assert len(_collection(ax, "highlight").get_offsets()) == 3
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "3"]
+
+
+def test_qq_lambda_band_and_other(tidy, tmp_path):
+    rng = np.random.default_rng(3)
+    null = pd.DataFrame({"chr": "1", "ps": np.arange(5000), "p_wald": rng.uniform(size=5000)})
+    from scipy import stats
+
+    chi2 = stats.chi2.isf(rng.uniform(size=5000), 1) * 1.5  # inflated by 1.5
+    inflated = null.assign(p_wald=stats.chi2.sf(chi2, 1))
+    ax = sg.pl.qq(null, other=inflated, label="LMM", other_label="linear", show=False)
+    pts = _collection(ax, "qq").get_offsets()
+    assert len(pts) == 5000
+    assert len(_collection(ax, "qq_other").get_offsets()) == 5000
+    # expected quantiles -log10((i - 0.5) / n) against the sorted observed p
+    np.testing.assert_allclose(np.sort(pts[:, 0])[::-1], -np.log10((np.arange(1, 5001) - 0.5) / 5000))
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    lam = [float(s.split("= ")[1].rstrip(")")) for s in texts]
+    assert texts[0].startswith("LMM")
+    assert texts[1].startswith("linear")
+    assert abs(lam[0] - 1.0) < 0.06
+    assert abs(lam[1] - 1.5) < 0.1
+    band = _collection(ax, "ci")
+    verts = band.get_paths()[0].vertices
+    assert verts[:, 1].min() >= 0
+    # the diagonal y = x
+    diag = [line for line in ax.get_lines() if line.get_label() == "_diagonal"]
+    assert len(diag) == 1
+    ax.figure.savefig(tmp_path / "qq.png", dpi=60)
+    assert (tmp_path / "qq.png").stat().st_size > 1000
+
+
+def test_qq_anndata_and_errors(gdata):
+    ax = sg.pl.qq(gdata, ci=None, show=False)
+    assert len(_collection(ax, "qq").get_offsets()) == 297
+    assert not [c for c in ax.collections if c.get_gid() == "ci"]
+    assert "λ" in ax.get_legend().get_texts()[0].get_text()
+    fig = sg.pl.qq(gdata, return_fig=True)
+    assert fig is plt.gcf()
+    with pytest.raises(ValueError, match="ci"):
+        sg.pl.qq(gdata, ci=1.5, show=False)
+    with pytest.raises(ValueError, match="gwas_pval"):
+        sg.pl.qq(AnnData(X=np.zeros((2, 3)), var=pd.DataFrame({"chrom": ["1"] * 3}, index=list("abc"))), show=False)
