@@ -16,7 +16,9 @@ import numpy as np
 from ._logging import logger
 
 #: (name, "module:function") of each demo step, run in this order.
-STEPS: list[tuple[str, str]] = []
+STEPS: list[tuple[str, str]] = [
+    ("gwas", "scgenome._demo_gwas:step"),
+]
 
 
 def run_demo(outdir: str | Path = "scgenome_demo", *, rng: int = 0, steps: list[str] | None = None) -> list[str]:
