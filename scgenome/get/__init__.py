@@ -2,4 +2,7 @@
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from ._ems import ems_df
+from ._negbin import negbin_df, negbin_params
+
+__all__ = ["ems_df", "negbin_df", "negbin_params"]

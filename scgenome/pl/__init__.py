@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._ems import ems_calibration, ems_curves, ems_importance
 from ._gwas import manhattan, qq
 
-__all__: list[str] = ["manhattan", "qq"]
+__all__ = ["ems_calibration", "ems_curves", "ems_importance", "manhattan", "qq"]

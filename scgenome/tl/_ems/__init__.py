@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._calibrate import prior_shift as ems_prior_weights
+from ._calibrate import ems_prior_weights
 from ._model import EMSModel
 from ._score import ems_score
 from ._train import ems_train

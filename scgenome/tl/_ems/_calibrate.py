@@ -50,6 +50,38 @@ def _fit_platt(margin: np.ndarray, y: np.ndarray, *, n_iter: int = 100) -> tuple
     return float(a), float(b)
 
 
+def ems_prior_weights(p: np.ndarray, *, train_prior: float, prior: float) -> np.ndarray:
+    """Turn calibrated EMS probabilities into probabilities at a genome-wide prior (for SuSiE prior weights).
+
+    Parameters
+    ----------
+    p
+        Calibrated probabilities (``obs["ems_calibrated"]``), on the training class prior.
+    train_prior
+        Positive fraction the probabilities refer to (``EMSModel.train_prior``).
+    prior
+        Genome-wide prior probability of a functional variant.
+
+    Returns
+    -------
+    ``expit(logit(p) - logit(train_prior) + logit(prior))``; normalize within a locus to use
+    them as SuSiE ``prior_weights``.
+
+    Notes
+    -----
+    The likelihood ratio is kept and only the prior odds change (Saerens et al. 2002), as scEEMS
+    does to feed sc-EMS scores to SuSiE.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scgenome as sg
+    >>> sg.tl.ems_prior_weights(np.array([0.5]), train_prior=0.5, prior=0.01).round(3).tolist()
+    [0.01]
+    """
+    return prior_shift(p, train_prior, prior)
+
+
 class Calibrator:
     """Map a raw margin to a probability at the natural class prior of the calibration rows.
 
@@ -98,4 +130,4 @@ class Calibrator:
         return cal
 
 
-__all__ = ["Calibrator", "expit", "logit", "prior_shift"]
+__all__ = ["Calibrator", "ems_prior_weights", "expit", "logit", "prior_shift"]

@@ -21,7 +21,7 @@ POSITIVE, NEGATIVE = 0.1, 0.01
 
 
 def get_vdata(vdata: AnnData | MuData, mod: str | None) -> AnnData:
-    """The AnnData to work on, with ``chrom``/``pos`` present and no duplicated variants."""
+    """Return the AnnData to work on, checking ``chrom``/``pos`` and duplicated variants."""
     adata = get_modality(vdata, mod)
     missing = [c for c in ("chrom", "pos") if c not in adata.obs.columns]
     if missing:

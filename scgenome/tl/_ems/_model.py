@@ -364,6 +364,7 @@ def fit_model(
     early_stopping: bool = True,
     calibration: Literal["platt", "isotonic"] | None = "platt",
     validation_fraction: float = 0.2,
+    refit: bool = False,
     seed: int = 0,
     thread_count: int = 1,
 ) -> EMSModel:
@@ -401,6 +402,12 @@ def fit_model(
         booster.fit(pool(~val), eval_set=pool(val))
         val_margin = np.asarray(booster.predict(Xp[val], prediction_type="RawFormulaVal"), float)
         metrics["best_iteration"] = int(booster.get_best_iteration())
+        if refit:
+            # the chosen number of trees, refitted on all training chromosomes
+            inner = booster
+            booster = CatBoostClassifier(**{**cb_params, "iterations": max(1, int(inner.tree_count_))})
+            booster.fit(pool(np.ones(y.size, bool)))
+            # calibrate the refitted model through the inner model's held-out margins (same trees count)
     else:
         booster = CatBoostClassifier(**cb_params)
         booster.fit(pool(np.ones(y.size, bool)))
@@ -417,7 +424,12 @@ def fit_model(
         calibrator = Calibrator(calibration).fit(val_margin, y[val])
         prior = float(y[val].mean())
     params_out = {k: v for k, v in cb_params.items() if k not in ("feature_weights", "thread_count", "verbose")}
-    params_out.update(early_stopping=early_stopping, class_weights=class_weights, calibration=calibration)
+    params_out.update(
+        early_stopping=early_stopping,
+        refit=bool(refit and early_stopping),
+        class_weights=class_weights,
+        calibration=calibration,
+    )
     return EMSModel(
         booster,
         features=features,

@@ -39,6 +39,7 @@ def ems_score(
     preset: Literal["reference", "fast"] = "reference",
     class_weights: Literal["balanced", "pip"] | None = "balanced",
     early_stopping: bool = True,
+    refit: bool | None = None,
     calibration: Literal["platt", "isotonic"] | None = "platt",
     prior: float | None = None,
     shap: bool = True,
@@ -70,7 +71,7 @@ def ems_score(
         Cross-validation scheme: ``"loco"`` (leave one chromosome out).
     key_added
         Prefix of the fields written.
-    pip, feature_weights, default_weight, abs_features, params, preset, class_weights, early_stopping, calibration
+    pip, feature_weights, default_weight, abs_features, params, preset, class_weights, early_stopping, refit, calibration
         Training options of each fold, as in :func:`~scgenome.tl.ems_train`.
     prior
         Genome-wide prior probability of a functional variant; when given, ``obs[f"{key_added}_prior"]``
@@ -180,6 +181,7 @@ def ems_score(
         params_out, weights_out = model.params, model.weight_report
     else:
         cb_params, es = resolve_params(preset, params, early_stopping)
+        rf = (preset == "reference") if refit is None else bool(refit)
         labelled = ~np.isnan(y)
         pipv = adata.obs[pip].to_numpy(dtype=float) if pip in adata.obs.columns else None
         chroms = sorted(pd.unique(chrom), key=chrom_sort_key)
@@ -213,6 +215,7 @@ def ems_score(
                 params=cb_params,
                 class_weights=class_weights,
                 early_stopping=es,
+                refit=rf,
                 calibration=calibration,
                 seed=seeds[c],
                 thread_count=per_fold,

@@ -42,6 +42,7 @@ def ems_train(
     preset: Literal["reference", "fast"] = "reference",
     class_weights: Literal["balanced", "pip"] | None = "balanced",
     early_stopping: bool = True,
+    refit: bool | None = None,
     calibration: Literal["platt", "isotonic"] | None = "platt",
     test: Iterable[str] | None = None,
     pip: str = "pip",
@@ -78,6 +79,9 @@ def ems_train(
     early_stopping
         Stop on the logloss of an inner validation split of the training chromosomes (the
         iteration count is an upper bound). ``False``: the reference's fixed iteration count.
+    refit
+        After early stopping, refit the chosen number of trees on all training chromosomes
+        (``None``: yes for the ``reference`` preset, no for ``fast``).
     calibration
         ``"platt"`` or ``"isotonic"`` calibration fitted on the inner validation chromosomes, or ``None``.
     test
@@ -130,6 +134,7 @@ def ems_train(
         msg = "The training chromosomes hold a single class; both positives and negatives are needed."
         raise ValueError(msg)
     cb_params, es = resolve_params(preset, params, early_stopping)
+    rf = (preset == "reference") if refit is None else bool(refit)
     seed = child_seed(get_rng(rng))
     logger.info("ems_train: %d variants (%d positive), %d features", train.sum(), int(yt.sum()), len(names))
     model = fit_model(
@@ -144,6 +149,7 @@ def ems_train(
         params=cb_params,
         class_weights=class_weights,
         early_stopping=es,
+        refit=rf,
         calibration=calibration,
         seed=seed,
         thread_count=settings.n_threads,
