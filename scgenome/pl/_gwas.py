@@ -156,7 +156,8 @@ def _layout(tables: Sequence[pd.DataFrame], gap: float = 0.02) -> tuple[list[np.
     offset = dict(zip(chroms, offsets, strict=True))
     xs = []
     for t, p in zip(tables, positions, strict=True):
-        shift = np.array([offset[c] - lo[c] for c in t["chr"]], dtype=np.float64)
+        codes = pd.Categorical(t["chr"], categories=chroms).codes
+        shift = np.array([offset[c] - lo[c] for c in chroms], dtype=np.float64)[codes]
         xs.append(shift + p)
     return xs, chroms, offsets + spans / 2, float(offsets[-1] + spans[-1])
 
@@ -293,17 +294,20 @@ def manhattan(
     xs, chroms, centres, right = _layout(tables)
     if ax is None:
         _, ax = plt.subplots(figsize=(10, 4))
-    colour_of = {c: colors[i % len(colors)] for i, c in enumerate(chroms)}
+    from matplotlib.colors import to_rgba_array
+
+    palette = to_rgba_array([colors[i % len(colors)] for i in range(len(chroms))])
 
     ymax = 0.0
     ymin = 0.0
+    to_annotate: list[tuple] = []
     for i, (t, x) in enumerate(zip(tables, xs, strict=True)):
         sign = 1.0 if i == 0 else -1.0
         y = sign * _neglog10(t["p"].to_numpy())
         pc = ax.scatter(
             x,
             y,
-            c=[colour_of[c] for c in t["chr"]],
+            c=palette[pd.Categorical(t["chr"], categories=chroms).codes],
             s=size,
             linewidths=0,
             rasterized=len(x) > _RASTERIZE_ABOVE,
@@ -319,16 +323,15 @@ def manhattan(
                 hc.set_gid("highlight" if i == 0 else "highlight_other")
         if annotate_top:
             best = np.argsort(t["p"].to_numpy(), kind="stable")[:annotate_top]
-            for j in best:
-                ax.annotate(
-                    t["name"].iloc[j],
-                    (x[j], y[j]),
-                    xytext=(3, 3 * sign),
-                    textcoords="offset points",
-                    fontsize=7,
-                    va="bottom" if sign > 0 else "top",
-                    zorder=5,
-                )
+            near = 0.02 * right  # labels of SNPs this close are stacked in a column above the best one
+            anchor: list[int] = []
+            for r, j in enumerate(best):
+                lead = next((a for a in anchor if abs(x[a] - x[j]) < near), None)
+                stack = 0 if lead is None else int(np.sum(np.abs(x[best[:r]] - x[j]) < near))
+                if lead is None:
+                    anchor.append(j)
+                    lead = j
+                to_annotate.append((t["name"].iloc[j], x[j], y[j], x[lead], y[lead], stack, sign))
 
     lines = []
     for p_line, style in (
@@ -349,8 +352,22 @@ def manhattan(
     ax.set_xticks(centres)
     ax.set_xticklabels(chroms)
     ax.set_xlim(-0.01 * right, 1.01 * right)
-    top = ymax * 1.08 + 0.5
-    bottom = ymin * 1.08 - 0.5 if other is not None else 0.0
+    dy = 0.055 * (ymax - ymin + 1.0)
+    for name, xj, yj, x_lead, y_lead, stack, sign in to_annotate:
+        y_text = y_lead + sign * dy * (0.3 + stack)
+        ax.annotate(
+            name,
+            (xj, yj),
+            xytext=(x_lead + 0.004 * right, y_text),
+            textcoords="data",
+            fontsize=7,
+            va="bottom" if sign > 0 else "top",
+            arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "0.4"} if stack else None,
+            zorder=5,
+        )
+        ymax, ymin = max(ymax, y_text + dy * 0.8), min(ymin, y_text - dy * 0.8)
+    top = ymax * 1.05 + 0.5
+    bottom = ymin * 1.05 - 0.5 if other is not None else 0.0
     ax.set_ylim(bottom, top)
     if other is not None:
         ax.axhline(0.0, color="black", lw=0.6, zorder=1)
