@@ -236,3 +236,13 @@ def test_qq_anndata_and_errors(gdata):
         sg.pl.qq(gdata, ci=1.5, show=False)
     with pytest.raises(ValueError, match="gwas_pval"):
         sg.pl.qq(AnnData(X=np.zeros((2, 3)), var=pd.DataFrame({"chrom": ["1"] * 3}, index=list("abc"))), show=False)
+
+
+def test_plots_leave_input_unchanged(tidy, gdata):
+    before_df = tidy.copy()
+    before_var = gdata.var.copy()
+    sg.pl.manhattan(tidy, other=gdata, annotate_top=2, show=False)
+    sg.pl.qq(gdata, other=tidy, show=False)
+    pd.testing.assert_frame_equal(tidy, before_df)
+    pd.testing.assert_frame_equal(gdata.var, before_var)
+    assert not gdata.uns
