@@ -1,0 +1,514 @@
+"""AnnData-facing count models: :func:`negbin_fit`, :func:`negbin_predict`, :func:`negbin_sample`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from ..._logging import logger
+from ..._settings import settings
+from ..._utils import get_rng, progress
+from ..._validation import check_counts, check_nonempty
+from ._design import build_design, rebuild_design
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from anndata import AnnData
+
+_PREDICTORS = ("mean", "dispersion", "zero_inflation")
+_N_PRED = {"poisson": 1, "nb": 2, "zinb": 3}
+
+
+def _parse_formulas(formulas: str | Mapping[str, str], family: str) -> dict[str, str]:
+    if isinstance(formulas, str):
+        formulas = {"mean": formulas}
+    if not isinstance(formulas, dict | pd.Series) and not hasattr(formulas, "keys"):
+        msg = f"formulas must be a string or a dict with keys {list(_PREDICTORS)}, got {type(formulas).__name__}."
+        raise ValueError(msg)
+    unknown = [k for k in formulas if k not in _PREDICTORS]
+    if unknown:
+        msg = f"Unknown formula key(s) {unknown}; use {list(_PREDICTORS)}."
+        raise ValueError(msg)
+    if "mean" not in formulas:
+        msg = "formulas needs a 'mean' formula, e.g. {'mean': '~ x', 'dispersion': '~ 1'}."
+        raise ValueError(msg)
+    out = {"mean": formulas["mean"]}
+    if family in ("nb", "zinb"):
+        out["dispersion"] = formulas.get("dispersion", "~ 1")
+    elif "dispersion" in formulas:
+        msg = "family='poisson' has no dispersion; drop formulas['dispersion'] or use family='nb'."
+        raise ValueError(msg)
+    if family == "zinb":
+        out["zero_inflation"] = formulas.get("zero_inflation", "~ 1")
+    elif "zero_inflation" in formulas:
+        msg = f"family={family!r} has no zero inflation; use family='zinb' for formulas['zero_inflation']."
+        raise ValueError(msg)
+    return out
+
+
+def _size_factors(adata: AnnData, size_factors) -> tuple[np.ndarray | None, str]:
+    if size_factors is None:
+        return None, ""
+    if isinstance(size_factors, str):
+        if size_factors not in adata.obs.columns:
+            msg = f"size_factors column {size_factors!r} not found in .obs; available: {list(adata.obs.columns)}."
+            raise ValueError(msg)
+        values, name = adata.obs[size_factors].to_numpy(dtype=np.float64), size_factors
+    else:
+        values, name = np.asarray(size_factors, dtype=np.float64).ravel(), ""
+        if values.shape[0] != adata.n_obs:
+            msg = f"size_factors has {values.shape[0]} values for {adata.n_obs} cells."
+            raise ValueError(msg)
+    if not np.isfinite(values).all() or (values <= 0).any():
+        msg = "size_factors must be finite and positive for every cell."
+        raise ValueError(msg)
+    return values, name
+
+
+def _matrix(adata: AnnData, layer: str | None):
+    if layer is None:
+        return adata.X
+    if layer not in adata.layers:
+        msg = f"Layer {layer!r} not found; available layers: {list(adata.layers)}."
+        raise ValueError(msg)
+    return adata.layers[layer]
+
+
+def _default_chunk(n_cells: int, n_params: int) -> int:
+    return int(max(16, min(4096, 4e6 / max(n_cells, 1) / max(1.0, n_params / 4))))
+
+
+def negbin_fit(
+    adata: AnnData,
+    formulas: str | Mapping[str, str],
+    *,
+    layer: str | None = None,
+    size_factors: str | np.ndarray | None = None,
+    family: Literal["nb", "poisson", "zinb"] = "nb",
+    key_added: str = "negbin",
+    max_iter: int = 100,
+    tol: float = 1e-6,
+    device: str = "auto",
+    chunk_size: int | None = None,
+    copy: bool = False,
+) -> AnnData | None:
+    """Fit a negative-binomial (or Poisson / zero-inflated NB) regression to every gene.
+
+    For gene ``g`` and cell ``i``: ``mu_ig = s_i exp(x_i' beta_g)``, NB size
+    ``r_ig = exp(z_i' gamma_g)`` (``Var = mu + mu^2 / r``) and, for ``family="zinb"``, a
+    zero-inflation probability ``pi_ig = logistic(w_i' zeta_g)``. The maximum-likelihood estimate is
+    computed by batched Newton iterations in torch float64, genes processed in chunks.
+
+    Parameters
+    ----------
+    adata
+        Cells x genes AnnData with raw integer counts in ``X`` or ``layer`` (dense or sparse).
+    formulas
+        ``{"mean": ..., "dispersion": ..., "zero_inflation": ...}`` formulaic formulas over
+        ``adata.obs`` (``~ .`` for all columns, categoricals, interactions, ``- 1``), or a string for
+        the mean alone. ``dispersion`` and ``zero_inflation`` default to ``"~ 1"``.
+    layer
+        Layer holding the counts; ``None`` uses ``X``.
+    size_factors
+        An ``obs`` column or an array of positive per-cell factors, entered as ``log`` offset.
+    family
+        ``"nb"`` (negative binomial), ``"poisson"`` or ``"zinb"`` (zero-inflated NB).
+    key_added
+        Prefix of the results.
+    max_iter
+        Maximum Newton iterations per gene.
+    tol
+        Convergence when the largest absolute score (gradient) of a gene is below ``tol``.
+    device
+        ``"auto"``, ``"cpu"`` or ``"cuda"`` (see ``sg.settings.torch_device``).
+    chunk_size
+        Genes per chunk; ``None`` picks it from the number of cells (about 4 million counts).
+    copy
+        Return a modified copy instead of writing into ``adata``.
+
+    Returns
+    -------
+    ``None``, or the modified copy when ``copy=True``. Writes
+
+    ``adata.varm[f"{key_added}_mean"]``
+        genes x mean terms DataFrame of ``beta`` (NaN for genes with no counts).
+    ``adata.varm[f"{key_added}_dispersion"]``
+        genes x dispersion terms DataFrame of ``gamma`` (log NB size; not for ``"poisson"``).
+    ``adata.varm[f"{key_added}_zero_inflation"]``
+        genes x zero-inflation terms DataFrame (logit scale; ``"zinb"`` only).
+    ``adata.varm[f"{key_added}_mean_se"]``, ``..._dispersion_se``, ``..._zero_inflation_se``
+        standard errors from the inverse observed information.
+    ``adata.var[f"{key_added}_converged"]``
+        whether the fit converged (False for all-zero genes and non-converged fits).
+    ``adata.var[f"{key_added}_loglik"]``
+        maximised log-likelihood per gene.
+    ``adata.var[f"{key_added}_n_iter"]``
+        Newton iterations per gene.
+    ``adata.uns[key_added]``
+        ``family``, ``formulas``, ``terms`` and ``design`` (formula, variables, categorical levels:
+        what :func:`negbin_predict` needs to rebuild design matrices) and ``params`` (settings).
+
+    Notes
+    -----
+    Start: Poisson IRLS for ``beta`` and the method-of-moments NB size for ``gamma``; then joint
+    Newton on all coefficients with the exact Hessian (digamma/trigamma terms), Levenberg damping
+    where it is not negative definite and a per-gene step-halving line search
+    (McCullagh & Nelder 1989; the same model as glmGamPoi, Ahlmann-Eltze & Huber 2020, and
+    scDesigner's ``NegBinRegressionSimulator``, which fits it by stochastic gradient descent).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, anndata as ad
+    >>> import scgenome as sg
+    >>> rng = np.random.default_rng(0)
+    >>> obs = pd.DataFrame({"x": rng.normal(size=500)}, index=[f"c{i}" for i in range(500)])
+    >>> mu = np.exp(1.0 + 0.5 * obs["x"].to_numpy())[:, None]
+    >>> adata = ad.AnnData(rng.negative_binomial(2.0, 2.0 / (2.0 + mu), size=(500, 5)).astype(float), obs=obs)
+    >>> sg.tl.negbin_fit(adata, {"mean": "~ x", "dispersion": "~ 1"})
+    >>> bool(adata.var["negbin_converged"].all())
+    True
+    """
+    import torch
+
+    if family not in _N_PRED:
+        msg = f"family must be one of {list(_N_PRED)}, got {family!r}."
+        raise ValueError(msg)
+    check_nonempty(adata)
+    formulas = _parse_formulas(formulas, family)
+    x_mat = _matrix(adata, layer)
+    check_counts(x_mat, what=f"counts in {'X' if layer is None else f'layer {layer!r}'}")
+    sf, sf_name = _size_factors(adata, size_factors)
+    designs, specs = [], {}
+    for name in _PREDICTORS[: _N_PRED[family]]:
+        d, spec = build_design(adata.obs, formulas[name], what=name)
+        designs.append(d)
+        specs[name] = spec
+    if max_iter < 1 or tol <= 0:
+        msg = f"max_iter must be >= 1 and tol > 0, got max_iter={max_iter}, tol={tol}."
+        raise ValueError(msg)
+
+    dev = settings.torch_device(device)
+    n_cells, n_genes = adata.shape
+    k = sum(d.shape[1] for d in designs)
+    chunk = int(chunk_size) if chunk_size else _default_chunk(n_cells, k)
+    if chunk < 1:
+        msg = f"chunk_size must be positive, got {chunk_size}."
+        raise ValueError(msg)
+    tdesigns = [torch.as_tensor(d, dtype=torch.float64, device=dev) for d in designs]
+    offset = None if sf is None else torch.as_tensor(np.log(sf), dtype=torch.float64, device=dev)
+    mat = x_mat.tocsc() if sp.issparse(x_mat) else np.asarray(x_mat)
+    totals = np.asarray(mat.sum(axis=0)).ravel()
+    expressed = np.flatnonzero(totals > 0)
+
+    params = np.full((n_genes, k), np.nan)
+    ses = np.full((n_genes, k), np.nan)
+    loglik = np.zeros(n_genes)
+    converged = np.zeros(n_genes, dtype=bool)
+    n_iter = np.zeros(n_genes, dtype=np.int64)
+    starts = range(0, expressed.size, chunk)
+    for start in progress(starts, desc="negbin_fit", total=len(starts)):
+        idx = expressed[start : start + chunk]
+        block = mat[:, idx]
+        block = block.toarray() if sp.issparse(block) else np.asarray(block)
+        y = torch.as_tensor(block.T, dtype=torch.float64, device=dev).contiguous()
+        res = _fit_chunk(y, tdesigns, offset, family, max_iter=max_iter, tol=tol)
+        params[idx] = res.params.cpu().numpy()
+        ses[idx] = res.se.cpu().numpy()
+        loglik[idx] = res.loglik.cpu().numpy()
+        converged[idx] = res.converged.cpu().numpy()
+        n_iter[idx] = res.n_iter.cpu().numpy()
+    n_zero = n_genes - expressed.size
+    n_bad = int((~converged[expressed]).sum())
+    if n_zero:
+        logger.warning("negbin_fit: %d gene(s) have no counts; flagged not converged with NaN parameters.", n_zero)
+    if n_bad:
+        logger.warning("negbin_fit: %d expressed gene(s) did not converge (var['%s_converged']).", n_bad, key_added)
+
+    adata = adata.copy() if copy else adata
+    var_names = adata.var_names
+    start = 0
+    terms = {}
+    for name, d in zip(_PREDICTORS, designs, strict=False):
+        cols = specs[name]["columns"]
+        sl = slice(start, start + d.shape[1])
+        start += d.shape[1]
+        adata.varm[f"{key_added}_{name}"] = pd.DataFrame(params[:, sl], index=var_names, columns=cols)
+        adata.varm[f"{key_added}_{name}_se"] = pd.DataFrame(ses[:, sl], index=var_names, columns=cols)
+        terms[name] = list(cols)
+    adata.var[f"{key_added}_converged"] = converged
+    adata.var[f"{key_added}_loglik"] = loglik
+    adata.var[f"{key_added}_n_iter"] = n_iter
+    adata.uns[key_added] = {
+        "family": family,
+        "formulas": dict(formulas),
+        "terms": terms,
+        "design": specs,
+        "params": {
+            "layer": layer or "",
+            "size_factors": sf_name,
+            "max_iter": int(max_iter),
+            "tol": float(tol),
+            "sparse": bool(sp.issparse(x_mat)),
+        },
+    }
+    return adata if copy else None
+
+
+def _fit_chunk(y, designs, offset, family, *, max_iter, tol):
+    from ._fit import fit_chunk
+
+    return fit_chunk(y, designs, offset, family, max_iter=max_iter, tol=tol)
+
+
+def _stored(adata: AnnData, key: str) -> dict[str, Any]:
+    if key not in adata.uns or f"{key}_mean" not in adata.varm:
+        msg = f"No count model under key {key!r}; run sg.tl.negbin_fit(adata, ..., key_added={key!r}) first."
+        raise ValueError(msg)
+    return adata.uns[key]
+
+
+def _linear_predictors(adata: AnnData, obs: pd.DataFrame | None, key: str, size_factors) -> dict[str, np.ndarray]:
+    info = _stored(adata, key)
+    family = str(info["family"])
+    obs = adata.obs if obs is None else obs
+    if not isinstance(obs, pd.DataFrame):
+        msg = f"obs must be a pandas DataFrame of covariates, got {type(obs).__name__}."
+        raise ValueError(msg)
+    if len(obs) == 0:
+        msg = "obs has no rows (cells) to predict for."
+        raise ValueError(msg)
+    out = {}
+    for name in _PREDICTORS[: _N_PRED[family]]:
+        design = rebuild_design(obs, info["design"][name], what=name)
+        coef = np.asarray(adata.varm[f"{key}_{name}"], dtype=np.float64)
+        out[name] = design @ coef.T
+    if size_factors is None:
+        sf_name = str(info["params"].get("size_factors", ""))
+        if sf_name and sf_name in obs.columns:
+            size_factors = sf_name
+    if size_factors is not None:
+        sf = obs[size_factors].to_numpy(float) if isinstance(size_factors, str) else np.asarray(size_factors, float)
+        if sf.shape[0] != len(obs) or not np.isfinite(sf).all() or (sf <= 0).any():
+            msg = "size_factors must be finite, positive and one per row of obs."
+            raise ValueError(msg)
+        out["mean"] = out["mean"] + np.log(sf)[:, None]
+    return out
+
+
+def negbin_predict(
+    adata: AnnData,
+    obs: pd.DataFrame | None = None,
+    *,
+    key: str = "negbin",
+    size_factors: str | np.ndarray | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Predict means and NB sizes of every gene for (new) cells from a fitted count model.
+
+    Parameters
+    ----------
+    adata
+        AnnData fitted by :func:`negbin_fit` (possibly saved and reloaded).
+    obs
+        Covariates of the cells to predict for (the columns the formulas use, categoricals with
+        levels seen in the fit); ``None`` uses ``adata.obs``.
+    key
+        ``key_added`` of the fit.
+    size_factors
+        Per-cell size factors (``obs`` column or array) multiplying the mean. ``None`` uses the
+        fit's size-factor column when ``obs`` has it, else 1.
+
+    Returns
+    -------
+    dict with ``"mean"`` and (NB families) ``"dispersion"`` (the NB size ``r``), and for ``"zinb"``
+    ``"zero_inflation"`` (probability), each a cells x genes DataFrame.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, anndata as ad
+    >>> import scgenome as sg
+    >>> rng = np.random.default_rng(0)
+    >>> obs = pd.DataFrame({"g": pd.Categorical(rng.choice(["a", "b"], 300))}, index=[f"c{i}" for i in range(300)])
+    >>> adata = ad.AnnData(rng.poisson(3.0, size=(300, 4)).astype(float), obs=obs)
+    >>> sg.tl.negbin_fit(adata, "~ g")
+    >>> pred = sg.tl.negbin_predict(adata, pd.DataFrame({"g": ["a", "b"]}))
+    >>> pred["mean"].shape
+    (2, 4)
+    """
+    eta = _linear_predictors(adata, obs, key, size_factors)
+    index = (adata.obs if obs is None else obs).index.astype(str)
+    out = {"mean": pd.DataFrame(np.exp(eta["mean"]), index=index, columns=adata.var_names)}
+    if "dispersion" in eta:
+        out["dispersion"] = pd.DataFrame(np.exp(eta["dispersion"]), index=index, columns=adata.var_names)
+    if "zero_inflation" in eta:
+        out["zero_inflation"] = pd.DataFrame(
+            1 / (1 + np.exp(-eta["zero_inflation"])), index=index, columns=adata.var_names
+        )
+    return out
+
+
+def negbin_sample(
+    adata: AnnData,
+    obs: pd.DataFrame | None = None,
+    *,
+    rng: int | np.random.Generator | None = None,
+    copula: bool = False,
+    key: str = "negbin",
+    size_factors: str | np.ndarray | None = None,
+) -> AnnData:
+    """Draw counts from a fitted count model, optionally with gene-gene correlation (Gaussian copula).
+
+    Parameters
+    ----------
+    adata
+        AnnData fitted by :func:`negbin_fit`.
+    obs
+        Covariates of the cells to simulate; ``None`` simulates the cells of ``adata``.
+    rng
+        Seed or generator; the same ``rng`` gives the same counts.
+    copula
+        Add gene-gene correlation with a Gaussian copula estimated from the randomised
+        probability-integral transform of the observed counts under the fitted model.
+    key
+        ``key_added`` of the fit.
+    size_factors
+        As in :func:`negbin_predict`.
+
+    Returns
+    -------
+    A new AnnData (``obs`` the simulated cells, ``var`` the genes) with integer counts in ``X``
+    (CSR when the fitted counts were sparse). Genes without fitted parameters (no counts) get
+    zeros. With ``copula=True``, ``uns["negbin_copula"]`` holds the shrinkage intensity.
+
+    Notes
+    -----
+    The copula follows scDesign3 (Song et al. 2024): correlations of the normal scores of the
+    randomised PIT residuals, shrunk toward the identity with the Ledoit & Wolf (2004) intensity
+    (needed when cells < genes). It is sampled through its factor form without a genes x genes matrix.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, anndata as ad
+    >>> import scgenome as sg
+    >>> rng = np.random.default_rng(0)
+    >>> adata = ad.AnnData(rng.negative_binomial(3, 0.5, size=(400, 6)).astype(float))
+    >>> sg.tl.negbin_fit(adata, "~ 1")
+    >>> sim = sg.tl.negbin_sample(adata, rng=0)
+    >>> sim.shape
+    (400, 6)
+    """
+    from anndata import AnnData
+
+    info = _stored(adata, key)
+    family = str(info["family"])
+    eta = _linear_predictors(adata, obs, key, size_factors)
+    gen = get_rng(rng)
+    new_obs = (adata.obs if obs is None else obs).copy()
+    new_obs.index = new_obs.index.astype(str)
+    mu = np.exp(eta["mean"])
+    r = np.exp(eta["dispersion"]) if "dispersion" in eta else None
+    pi = 1 / (1 + np.exp(-eta["zero_inflation"])) if "zero_inflation" in eta else None
+    missing = ~np.isfinite(mu).all(axis=0)
+    if missing.any():
+        logger.warning("negbin_sample: %d gene(s) without fitted parameters are simulated as zeros.", missing.sum())
+    uns = {}
+    if copula:
+        u, shrink = _copula_uniforms(adata, key, family, gen, n_new=mu.shape[0])
+        counts = _quantile(u, mu, r, pi, family)
+        uns["negbin_copula"] = {"shrinkage": float(shrink)}
+    else:
+        counts = _draw(gen, mu, r, pi, family)
+    counts[:, missing] = 0
+    sparse = bool(info["params"].get("sparse", False))
+    x = sp.csr_matrix(counts) if sparse else counts
+    return AnnData(X=x, obs=new_obs, var=pd.DataFrame(index=adata.var_names.copy()), uns=uns)
+
+
+def _clean(a: np.ndarray | None) -> np.ndarray | None:
+    return None if a is None else np.where(np.isfinite(a), a, 1.0)
+
+
+def _draw(gen: np.random.Generator, mu, r, pi, family: str) -> np.ndarray:
+    mu = _clean(mu)
+    if family == "poisson":
+        return gen.poisson(mu).astype(np.int64)
+    r = _clean(r)
+    lam = gen.gamma(r, mu / r)
+    counts = gen.poisson(lam).astype(np.int64)
+    if family == "zinb":
+        counts[gen.random(counts.shape) < _clean(pi)] = 0
+    return counts
+
+
+def _cdf(y, mu, r, pi, family: str) -> np.ndarray:
+    from scipy import stats
+
+    if family == "poisson":
+        return stats.poisson.cdf(y, mu)
+    f = stats.nbinom.cdf(y, r, r / (r + mu))
+    if family == "zinb":
+        f = np.where(y >= 0, pi + (1 - pi) * f, 0.0)
+    return f
+
+
+def _quantile(u, mu, r, pi, family: str) -> np.ndarray:
+    from scipy import stats
+
+    mu = _clean(mu)
+    u = np.clip(u, 1e-15, 1 - 1e-15)
+    if family == "poisson":
+        return stats.poisson.ppf(u, mu).astype(np.int64)
+    r = _clean(r)
+    if family == "zinb":
+        pi = _clean(pi)
+        inflated = u < pi
+        u = np.clip((u - pi) / (1 - pi), 1e-15, 1 - 1e-15)
+        out = stats.nbinom.ppf(u, r, r / (r + mu)).astype(np.int64)
+        out[inflated] = 0
+        return out
+    return stats.nbinom.ppf(u, r, r / (r + mu)).astype(np.int64)
+
+
+def ledoit_wolf_shrinkage(z: np.ndarray) -> float:
+    """Ledoit-Wolf intensity toward the identity for the correlation of standardised columns of ``z``."""
+    n, g = z.shape
+    gram = z @ z.T  # n x n; the genes x genes matrix is never formed
+    s_frob2 = float((gram**2).sum()) / n**2
+    d2 = s_frob2 - 2 * float(np.trace(gram)) / n + g
+    quad = (gram**2).sum(axis=1) / n  # x_i' S x_i
+    b2bar = float((np.diag(gram) ** 2 - 2 * quad + s_frob2).sum()) / n**2
+    if d2 <= 0:
+        return 1.0
+    return float(min(1.0, min(b2bar, d2) / d2))
+
+
+def _copula_uniforms(adata: AnnData, key: str, family: str, gen: np.random.Generator, *, n_new: int):
+    from scipy import stats
+
+    info = adata.uns[key]
+    layer = str(info["params"].get("layer", "")) or None
+    x_mat = _matrix(adata, layer)
+    fitted = _linear_predictors(adata, None, key, None)
+    mu = _clean(np.exp(fitted["mean"]))
+    r = _clean(np.exp(fitted["dispersion"])) if "dispersion" in fitted else None
+    pi = _clean(1 / (1 + np.exp(-fitted["zero_inflation"]))) if "zero_inflation" in fitted else None
+    y = x_mat.toarray() if sp.issparse(x_mat) else np.asarray(x_mat, dtype=np.float64)
+    hi = _cdf(y, mu, r, pi, family)
+    lo = _cdf(y - 1, mu, r, pi, family)
+    u = lo + gen.random(y.shape) * (hi - lo)
+    z = stats.norm.ppf(np.clip(u, 1e-12, 1 - 1e-12))
+    z = z - z.mean(axis=0)
+    sd = z.std(axis=0)
+    z = np.where(sd > 0, z / np.where(sd > 0, sd, 1.0), 0.0)
+    n = z.shape[0]
+    shrink = ledoit_wolf_shrinkage(z)
+    e = gen.standard_normal((n_new, n))
+    f = gen.standard_normal((n_new, z.shape[1]))
+    x = np.sqrt(1 - shrink) * (e @ z) / np.sqrt(n) + np.sqrt(shrink) * f
+    # genes with constant scores have unit variance only from the identity part: rescale
+    scale = np.sqrt((1 - shrink) * (sd > 0) + shrink)
+    x = x / np.where(scale > 0, scale, 1.0)
+    return stats.norm.cdf(x), shrink

@@ -1,0 +1,174 @@
+"""Design matrices from formulaic formulas over ``adata.obs``, with a stored, h5ad-safe spec.
+
+The spec (:class:`dict` of strings and lists only) is enough to rebuild the same design matrix for
+new cells after :func:`anndata.write_h5ad` / :func:`anndata.read_h5ad`: the formula as given, the
+``obs`` columns it used (all columns at fit time for ``~ .``), the kind of each column and the
+levels of each categorical column.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ..._validation import check_no_nan
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+_DOT = re.compile(r"(^|[~+\-*:(\s])\.(?=\s*($|[+\-*:)]))")
+
+
+def _uses_dot(formula: str) -> bool:
+    """Whether ``formula`` uses ``.`` (all columns)."""
+    rhs = formula.split("~", 1)[-1]
+    return bool(_DOT.search(" " + rhs))
+
+
+def _normalise_column(values: pd.Series, levels: list[str] | None = None) -> pd.Series:
+    """Strings, objects and categoricals become categoricals with string levels."""
+    if levels is not None:
+        as_str = values.astype(str)
+        return pd.Series(pd.Categorical(as_str, categories=levels), index=values.index, name=values.name)
+    if isinstance(values.dtype, pd.CategoricalDtype) or values.dtype == object or pd.api.types.is_string_dtype(values):
+        as_str = values.astype(str)
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            used = set(as_str)
+            cats = [str(c) for c in values.cat.categories if str(c) in used]
+        else:
+            cats = sorted(set(as_str))
+        return pd.Series(pd.Categorical(as_str, categories=cats), index=values.index, name=values.name)
+    return values
+
+
+def _is_categorical(values: pd.Series) -> bool:
+    return (
+        isinstance(values.dtype, pd.CategoricalDtype) or values.dtype == object or pd.api.types.is_string_dtype(values)
+    )
+
+
+def _model_matrix(formula: str, frame: pd.DataFrame):
+    import formulaic
+
+    try:
+        return formulaic.model_matrix(formula, frame, na_action="raise")
+    except Exception as err:  # formulaic raises several of its own error types
+        msg = (
+            f"Could not build a design matrix from formula {formula!r}: {err} "
+            f"Columns available in .obs: {list(frame.columns)}."
+        )
+        raise ValueError(msg) from err
+
+
+def collinear_columns(matrix: np.ndarray, names: list[str], *, rtol: float = 1e-9) -> list[str]:
+    """Names of the columns involved in a linear dependency (empty when full column rank)."""
+    if matrix.shape[1] == 0:
+        return []
+    scale = np.sqrt((matrix**2).mean(axis=0))
+    zero = [names[j] for j in np.flatnonzero(scale == 0)]
+    scaled = matrix / np.where(scale == 0, 1.0, scale)
+    _, s, vt = np.linalg.svd(scaled, full_matrices=False)
+    tol = rtol * max(scaled.shape) * (s[0] if s.size else 1.0)
+    null = vt[s <= tol]
+    rank_gap = matrix.shape[1] - int((s > tol).sum())
+    if rank_gap == 0:
+        return []
+    involved = np.flatnonzero((np.abs(null) > 1e-6).any(axis=0)) if null.size else np.array([], dtype=int)
+    out = [names[j] for j in involved]
+    return out or zero
+
+
+def build_design(obs: pd.DataFrame, formula: str, *, what: str = "mean") -> tuple[np.ndarray, dict[str, Any]]:
+    """Build the design matrix of ``formula`` over ``obs`` and its h5ad-safe spec.
+
+    Raises a ``ValueError`` for missing values in the used columns, unknown terms, an empty design
+    or a rank-deficient design (naming the collinear columns).
+    """
+    if not isinstance(formula, str) or "~" not in formula:
+        msg = f"The {what} formula must be a string such as '~ 1' or '~ x + C(batch)', got {formula!r}."
+        raise ValueError(msg)
+    if _uses_dot(formula):
+        used = list(obs.columns)
+        check_no_nan(obs, used, what=f"{what} covariate")
+        frame = pd.DataFrame({c: _normalise_column(obs[c]) for c in used}, index=obs.index)
+        mm = _model_matrix(formula, frame)
+    else:
+        frame = pd.DataFrame({c: _normalise_column(obs[c]) for c in obs.columns}, index=obs.index)
+        import formulaic
+
+        try:
+            required = {str(v) for v in formulaic.Formula(formula).required_variables}
+        except Exception as err:  # a syntax error in the formula
+            msg = f"Could not parse the {what} formula {formula!r}: {err}"
+            raise ValueError(msg) from err
+        check_no_nan(obs, [c for c in obs.columns if c in required], what=f"{what} covariate")
+        mm = _model_matrix(formula, frame)
+        keys = set(mm.model_spec.encoder_state) | required
+        used = [c for c in obs.columns if c in keys]
+        frame = frame[used]
+    names = [str(c) for c in mm.columns]
+    matrix = np.asarray(mm, dtype=np.float64)
+    if matrix.shape[1] == 0:
+        msg = f"The {what} formula {formula!r} gives an empty design (no columns); use at least '~ 1'."
+        raise ValueError(msg)
+    if matrix.shape[0] != len(obs):
+        msg = f"The {what} design has {matrix.shape[0]} rows for {len(obs)} cells; check for missing values."
+        raise ValueError(msg)
+    bad = collinear_columns(matrix, names)
+    if bad:
+        msg = (
+            f"The {what} design of formula {formula!r} is rank deficient "
+            f"(rank {np.linalg.matrix_rank(matrix)} < {matrix.shape[1]} columns); collinear columns: {bad}. "
+            "Remove one of the collinear covariates from the formula."
+        )
+        raise ValueError(msg)
+    spec = {
+        "formula": formula,
+        "dot": bool(_uses_dot(formula)),
+        "variables": list(used),
+        "categorical": [c for c in used if _is_categorical(frame[c])],
+        "levels": {c: [str(x) for x in frame[c].cat.categories] for c in used if _is_categorical(frame[c])},
+        "columns": names,
+    }
+    return matrix, spec
+
+
+def rebuild_design(obs: pd.DataFrame, spec: Mapping[str, Any], *, what: str = "mean") -> np.ndarray:
+    """Rebuild the design matrix of a stored ``spec`` for (new) cells ``obs``."""
+    variables = [str(v) for v in np.atleast_1d(spec.get("variables", [])) if str(v) != ""]
+    missing = [v for v in variables if v not in obs.columns]
+    if missing:
+        msg = f"Column(s) {missing} needed by the {what} formula {spec['formula']!r} are missing from obs."
+        raise ValueError(msg)
+    check_no_nan(obs, variables, what=f"{what} covariate")
+    categorical = {str(c) for c in np.atleast_1d(spec.get("categorical", []))}
+    levels = spec.get("levels", {}) or {}
+    cols = {}
+    for v in variables:
+        if v in categorical:
+            lv = [str(x) for x in np.atleast_1d(levels[v])]
+            values = obs[v].astype(str)
+            new = sorted(set(values) - set(lv))
+            if new:
+                msg = (
+                    f"Column {v!r} has level(s) {new[:10]} not seen when fitting (known levels: {lv}); "
+                    "the model cannot predict for them."
+                )
+                raise ValueError(msg)
+            cols[v] = _normalise_column(values, lv)
+        else:
+            if _is_categorical(obs[v]):
+                msg = f"Column {v!r} was numeric when fitting but is {obs[v].dtype} now."
+                raise ValueError(msg)
+            cols[v] = obs[v]
+    frame = pd.DataFrame(cols, index=obs.index)
+    mm = _model_matrix(str(spec["formula"]), frame)
+    names = [str(c) for c in mm.columns]
+    expected = [str(c) for c in np.atleast_1d(spec["columns"])]
+    if names != expected:
+        msg = f"Rebuilt {what} design has columns {names}, expected {expected}."
+        raise ValueError(msg)
+    return np.asarray(mm, dtype=np.float64)
