@@ -18,6 +18,7 @@ from ._logging import logger
 #: (name, "module:function") of each demo step, run in this order.
 STEPS: list[tuple[str, str]] = [
     ("gwas", "scgenome._demo_gwas:step"),
+    ("ems", "scgenome.tl._ems._demo:step"),
 ]
 
 

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
 #: Subcommand registrars: functions taking the subparsers object (added by capabilities).
-SUBCOMMANDS: list[str] = []
+SUBCOMMANDS: list[str] = ["scgenome._ems_cli:register"]
 
 
 def _demo(args: argparse.Namespace) -> int:
