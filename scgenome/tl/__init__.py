@@ -3,6 +3,16 @@
 from __future__ import annotations
 
 from ._ems import EMSModel, ems_prior_weights, ems_score, ems_train
+from ._gwas import gwas
 from ._negbin import negbin_fit, negbin_predict, negbin_sample
 
-__all__ = ["EMSModel", "ems_prior_weights", "ems_score", "ems_train", "negbin_fit", "negbin_predict", "negbin_sample"]
+__all__ = [
+    "EMSModel",
+    "ems_prior_weights",
+    "ems_score",
+    "ems_train",
+    "gwas",
+    "negbin_fit",
+    "negbin_predict",
+    "negbin_sample",
+]
