@@ -35,8 +35,6 @@ def step(outdir: Path, rng: np.random.Generator) -> list[str]:
 
     import scgenome as sg
 
-    if not hasattr(sg.tl, "gwas"):  # pragma: no cover - while tl.gwas is being written
-        return ["skipped: sg.tl.gwas is not available"]
     gdata = sg.datasets.simulate_cohort(
         N_INDIVIDUALS, N_SNPS, n_causal=10, heritability=0.5, missing_rate=0.002, rng=rng
     )

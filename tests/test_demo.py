@@ -12,8 +12,6 @@ from scgenome.cli import main
 
 @pytest.mark.slow
 def test_demo_gwas_step(tmp_path, capsys):
-    if not hasattr(sg.tl, "gwas"):  # pragma: no cover - until tl.gwas lands
-        pytest.skip("sg.tl.gwas is not available yet")
     out = tmp_path / "demo"
     assert main(["demo", str(out), "--steps", "gwas", "--seed", "0"]) == 0
     text = capsys.readouterr().out
