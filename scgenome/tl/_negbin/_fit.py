@@ -65,6 +65,8 @@ class _Layout:
         return out
 
     def grad_hess(self, d1: list[torch.Tensor], d2: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        n_cells = self.designs[0].shape[0]
+        d1 = [d.expand(-1, n_cells) for d in d1]
         g = torch.cat(
             [d.sum(1, keepdim=True) if c else d @ D for d, D, c in zip(d1, self.designs, self.constant, strict=True)],
             dim=1,
@@ -72,6 +74,7 @@ class _Layout:
         n_genes = g.shape[0]
         h = g.new_zeros(n_genes, self.k, self.k)
         for (a, b), w in d2.items():
+            w = w.expand(-1, n_cells)
             sa, sb = self.slices[a], self.slices[b]
             block = (w @ self.outer[(a, b)]).reshape(n_genes, sa.stop - sa.start, sb.stop - sb.start)
             h[:, sa, sb] = block
@@ -84,12 +87,21 @@ def _newton_direction(g: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
     """Solve ``(-H + lambda I) step = g`` with Levenberg damping where ``-H`` is not positive definite."""
     a = -0.5 * (h + h.transpose(1, 2))
     eye = torch.eye(a.shape[1], dtype=a.dtype, device=a.device)
+    finite = torch.isfinite(a).all(dim=2).all(dim=1) & torch.isfinite(g).all(dim=1)
+    if not finite.all():  # no usable curvature: no step (the gene ends unconverged)
+        a = torch.where(finite[:, None, None], a, eye)
+        g = torch.where(finite[:, None], g, torch.zeros_like(g))
     chol, info = torch.linalg.cholesky_ex(a)
     bad = info != 0
     if bad.any():
-        ev = torch.linalg.eigvalsh(a[bad])
-        scale = ev.abs().max(dim=1).values.clamp_min(1e-12)
-        lam = (-ev[:, 0]).clamp_min(0) + 1e-6 * scale
+        ab = a[bad]
+        try:
+            ev = torch.linalg.eigvalsh(ab)
+            lo, scale = ev[:, 0], ev.abs().max(dim=1).values.clamp_min(1e-12)
+        except RuntimeError:  # pragma: no cover - eigh did not converge: Gershgorin bound
+            scale = ab.abs().sum(dim=2).max(dim=1).values.clamp_min(1e-12)
+            lo = -scale
+        lam = (-lo).clamp_min(0) + 1e-6 * scale
         chol_bad, info_bad = torch.linalg.cholesky_ex(a[bad] + lam[:, None, None] * eye)
         if (info_bad != 0).any():  # pragma: no cover - extreme ill-conditioning
             lam = lam * 10 + 1e-8

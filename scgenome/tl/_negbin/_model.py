@@ -44,7 +44,7 @@ class Counts:
         self.lgamma_y1 = torch.lgamma(y + 1).sum(1) if lgamma_y1 is None else lgamma_y1
 
     def subset(self, idx: torch.Tensor) -> Counts:
-        """Counts of the genes ``idx``."""
+        """Return the counts of the genes ``idx``."""
         return Counts(self.y[idx], self.lgamma_y1[idx])
 
 
@@ -145,9 +145,10 @@ def _zinb_cells(counts: Counts, eta: torch.Tensor, theta: torch.Tensor, xi: torc
     """Per-cell zero-inflated NB log-likelihood (without ``lgamma(y + 1)``)."""
     y = counts.y
     mu, r = torch.exp(eta), torch.exp(theta)
-    log_nb = torch.lgamma(y + r) - torch.lgamma(r) + y * (eta - torch.log(r + mu)) - r * torch.log1p(mu / r)
+    log_p0 = -r * torch.log1p(mu / r)
+    log_nb = torch.lgamma(y + r) - torch.lgamma(r) + y * (eta - torch.log(r + mu)) + log_p0
     soft = torch.nn.functional.softplus(xi)
-    zero = torch.logaddexp(xi, log_nb) - soft
+    zero = torch.logaddexp(xi, log_p0) - soft  # NB(0) only: finite second derivatives for y > 0 cells too
     return torch.where(counts.nz, log_nb - soft, zero)
 
 
@@ -164,7 +165,7 @@ def zinb_terms(counts: Counts, etas: list[torch.Tensor], *, hessian: bool = True
     again gives the per-cell second derivatives (three extra backward passes).
     """
     with torch.enable_grad():
-        leaves = [e.detach().requires_grad_(True) for e in etas]
+        leaves = [e.detach().expand_as(counts.y).contiguous().requires_grad_(True) for e in etas]
         cell = _zinb_cells(counts, *leaves)
         ll = cell.sum(1).detach() - counts.lgamma_y1
         grads = torch.autograd.grad(cell.sum(), leaves, create_graph=hessian)
