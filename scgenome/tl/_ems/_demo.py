@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 
 def step(outdir: Path, rng: np.random.Generator) -> list[str]:
-    """Run sc-EMS on 3,000 simulated variants (fast preset, LOCO) and write a figure and a table."""
+    """Run sc-EMS on 2,000 simulated variants (fast preset, LOCO) and write a figure and a table."""
     import matplotlib as mpl
 
     mpl.use("Agg")
@@ -19,7 +19,7 @@ def step(outdir: Path, rng: np.random.Generator) -> list[str]:
 
     import scgenome as sg
 
-    vdata = sg.datasets.simulate_variants(3000, 40, rng=rng)
+    vdata = sg.datasets.simulate_variants(2000, 30, rng=rng)
     sg.tl.ems_score(vdata, preset="fast", rng=rng, n_boot=0, prior=0.01)
     m = vdata.uns["ems"]["metrics"]
     fig = sg.pl.ems_curves(vdata, return_fig=True, show=False)
