@@ -14,8 +14,17 @@ if TYPE_CHECKING:
     from anndata import AnnData
 
 
-def genotype_block(X, rows: np.ndarray | None, cols: np.ndarray | slice) -> np.ndarray:
-    """Dense float64 block ``X[rows, cols]`` (rows may be ``None`` = all) of a numpy, sparse or dask matrix."""
+def genotype_block(X, rows: np.ndarray | None, cols: np.ndarray | slice, *, dtype=np.float64) -> np.ndarray:
+    """Dense block ``X[rows, cols]`` (rows may be ``None`` = all) of a numpy, sparse or dask matrix, as ``dtype``."""
+    if isinstance(X, np.ndarray):
+        if rows is None:
+            block = X[:, cols]
+        elif isinstance(cols, slice):
+            block = X[rows, cols]
+        else:
+            rows_idx = np.flatnonzero(rows) if rows.dtype == bool else rows
+            block = X[np.ix_(rows_idx, cols)]
+        return np.asarray(block, dtype=dtype)
     block = X[:, cols]
     if rows is not None:
         block = block[rows]
@@ -23,7 +32,7 @@ def genotype_block(X, rows: np.ndarray | None, cols: np.ndarray | slice) -> np.n
         block = block.compute()
     if sp.issparse(block):
         block = block.toarray()
-    return np.asarray(block, dtype=np.float64)
+    return np.asarray(block, dtype=dtype)
 
 
 def iter_chunks(n: int, chunk_size: int) -> Iterator[slice]:

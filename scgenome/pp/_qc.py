@@ -24,15 +24,15 @@ def snp_stats(X, rows: np.ndarray | None, *, chunk_size: int = 2000) -> pd.DataF
     mono = np.ones(p, dtype=bool)
     n = X.shape[0] if rows is None else int(np.count_nonzero(rows)) if rows.dtype == bool else len(rows)
     for sl in iter_chunks(p, chunk_size):
-        G = genotype_block(X, rows, sl)
+        G = genotype_block(X, rows, sl, dtype=np.float32)
         miss = np.isnan(G)
         nm = miss.sum(0)
         n_obs = G.shape[0] - nm
+        total = (np.where(miss, 0, G) if nm.any() else G).sum(0, dtype=np.float64)
         with np.errstate(invalid="ignore", divide="ignore"):
-            af[sl] = np.nansum(G, 0) / (2.0 * n_obs)
-        gmax = np.where(miss, -np.inf, G).max(0, initial=-np.inf)
-        gmin = np.where(miss, np.inf, G).min(0, initial=np.inf)
-        mono[sl] = ~(gmax > gmin)
+            af[sl] = total / (2.0 * n_obs)
+        # fmax/fmin ignore NaN (missing); all-missing SNPs give NaN and count as monomorphic
+        mono[sl] = ~(np.fmax.reduce(G, axis=0) > np.fmin.reduce(G, axis=0))
         n_miss[sl] = nm
     miss_rate = n_miss / max(n, 1)
     return pd.DataFrame({"n_miss": n_miss, "missing": miss_rate, "af": af, "monomorphic": mono})

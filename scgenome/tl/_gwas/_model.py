@@ -411,8 +411,20 @@ def lmm_chunk(
 def lm_chunk(W: np.ndarray, y: np.ndarray, X: np.ndarray) -> dict[str, np.ndarray]:
     """GEMMA ``-lm 4`` (ordinary least squares): Wald, likelihood-ratio and score tests for each column of ``X``."""
     n, c = W.shape
-    rot = Rotated(W, y, X)
-    beta, se, p_wald, p_score, p_yy, px_yy = _wald_score(rot.gram(np.ones(n)), c, n)
+    WtW_inv = np.linalg.inv(W.T @ W)
+    Wty = W.T @ y
+    WtX = W.T @ X  # (c, s)
+    B = WtW_inv @ WtX
+    p_xx = np.einsum("ns,ns->s", X, X) - np.einsum("cs,cs->s", WtX, B)
+    p_xy = y @ X - Wty @ B
+    p_yy = y @ y - Wty @ WtW_inv @ Wty
+    df = n - c - 1
+    beta = p_xy / p_xx
+    px_yy = p_yy - p_xy * p_xy / p_xx
+    tau = df / px_yy
+    se = np.sqrt(1.0 / (tau * p_xx))
+    p_wald = stats.f.sf((p_yy - px_yy) * tau, 1, df)
+    p_score = stats.f.sf(n * p_xy * p_xy / (p_yy * p_xx), 1, df)
     p_lrt = stats.chi2.sf(np.maximum(n * (np.log(p_yy) - np.log(px_yy)), 0.0), 1)
     return {"beta": beta, "se": se, "p_wald": p_wald, "p_lrt": p_lrt, "p_score": p_score}
 
