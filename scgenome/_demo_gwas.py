@@ -82,7 +82,7 @@ def step(outdir: Path, rng: np.random.Generator) -> list[str]:
     p_causal = var.loc[causal, "gwas_pval"].to_numpy(dtype=np.float64)
     lam_linear = gdata.uns["gwas_linear"]["lambda_gc"]
     return [
-        f"cohort: {gdata.n_obs} individuals x {gdata.n_vars} SNPs, 3 populations, "
+        f"cohort: {gdata.n_obs} individuals x {gdata.n_vars} SNPs, {gdata.obs['population'].nunique()} populations, "
         f"{(gdata.obs['family'] != 'none').sum()} siblings, simulated h2 = {truth['heritability']:.2f}",
         f"SNPs tested after QC: {res['n_snps_tested']} (individuals analysed: {res['n_analysed']})",
         f"null model: PVE = {null['pve']:.3f} (se {null['pve_se']:.3f}), vg = {null['vg']:.3f}, ve = {null['ve']:.3f}",
