@@ -142,7 +142,7 @@ def read_bimbam(
     *,
     pheno_names: Sequence[str] | None = None,
 ) -> AnnData:
-    """Read BIMBAM mean-genotype, phenotype and annotation files into an AnnData.
+    r"""Read BIMBAM mean-genotype, phenotype and annotation files into an AnnData.
 
     Parameters
     ----------
@@ -175,11 +175,23 @@ def read_bimbam(
 
     Examples
     --------
+    >>> import tempfile
+    >>> from pathlib import Path
     >>> import scgenome as sg
-    >>> d = sg.datasets.data_path("mouse-hs1940")
-    >>> gdata = sg.io.read_bimbam(  # doctest: +SKIP
-    ...     d / "mouse_hs1940.geno.txt.gz", d / "mouse_hs1940.pheno.txt.gz", d / "mouse_hs1940.anno.txt.gz"
-    ... )
+    >>> d = Path(tempfile.mkdtemp())
+    >>> _ = (d / "geno.txt").write_text("rs1, A, G, 0, 1, 2\nrs2, C, T, 2, NA, 1\n")
+    >>> _ = (d / "pheno.txt").write_text("1.5\nNA\n0.3\n")
+    >>> _ = (d / "anno.txt").write_text("rs1 1200 1 0.1\nrs2 NA 1 NA\n")
+    >>> g = sg.io.read_bimbam(d / "geno.txt", d / "pheno.txt", d / "anno.txt")
+    >>> g.shape, g.var["pos"].tolist()
+    ((3, 2), [1200, <NA>])
+
+    The HS1940 mice (GEMMA's example data)::
+
+        d = sg.datasets.data_path("mouse-hs1940")
+        g = sg.io.read_bimbam(
+            d / "mouse_hs1940.geno.txt.gz", d / "mouse_hs1940.pheno.txt.gz", d / "mouse_hs1940.anno.txt.gz"
+        )
     """
     from anndata import AnnData
 

@@ -71,8 +71,16 @@ def read_plink(prefix: str | os.PathLike, *, pheno_names: Sequence[str] | None =
 
     Examples
     --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> from bed_reader import to_bed
     >>> import scgenome as sg
-    >>> gdata = sg.io.read_plink(sg.datasets.data_path("mouse-hs1940") / "mouse_hs1940")  # doctest: +SKIP
+    >>> prefix = Path(tempfile.mkdtemp()) / "toy"
+    >>> to_bed(f"{prefix}.bed", np.array([[0, 1], [2, np.nan], [1, 1]], dtype=np.float32))
+    >>> g = sg.io.read_plink(prefix)
+    >>> g.shape
+    (3, 2)
     """
     from anndata import AnnData
     from bed_reader import open_bed
