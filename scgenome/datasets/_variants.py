@@ -79,11 +79,13 @@ def simulate_variants(
     gene = np.array([f"GENE{i + 1}_{k}" for i, k in zip(ci, rng.integers(0, max(1, n // 200), n), strict=True)])
     kind = rng.choice(3, size=n, p=[0.85, 0.08, 0.07])  # SNV, deletion, insertion
     bases = np.array(list("ACGT"))
-    ref = bases[rng.integers(0, 4, n)].astype(object)
-    alt = bases[rng.integers(0, 4, n)].astype(object)
+    ref_i = rng.integers(0, 4, n)
+    ref = bases[ref_i].astype(object)
+    alt = bases[(ref_i + rng.integers(1, 4, n)) % 4].astype(object)  # an SNV changes the base
     ln = rng.integers(1, 6, n)
     for i in np.flatnonzero(kind == 1):
         ref[i] = ref[i] + "".join(bases[rng.integers(0, 4, ln[i])])
+        alt[i] = ref[i][0]
     for i in np.flatnonzero(kind == 2):
         alt[i] = ref[i] + "".join(bases[rng.integers(0, 4, ln[i])])
 
