@@ -1,0 +1,126 @@
+"""Synthetic HS1940 cohort: every must-show number of issue 5 (run once; see docs/benchmarks.md).
+
+Usage: ``python benchmarks/synth_hs1940.py`` (needs ../shared/data/mouse-hs1940). Threads are pinned to 2.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ[_v] = "2"
+
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import scgenome as sg  # noqa: E402
+from scgenome.tl._synth import _api  # noqa: E402
+
+SEED = 0
+_gwas_time = [0.0]
+_run = _api.run_gwas
+
+
+def _timed_gwas(*a, **k):
+    t = time.perf_counter()
+    out = _run(*a, **k)
+    _gwas_time[0] += time.perf_counter() - t
+    return out
+
+
+_api.run_gwas = _timed_gwas
+
+
+def load():
+    d = sg.datasets.data_path("mouse-hs1940")
+    g = sg.io.read_bimbam(
+        d / "mouse_hs1940.geno.txt.gz", d / "mouse_hs1940.pheno.txt.gz", d / "mouse_hs1940.anno.txt.gz"
+    )
+    g.obs["mch_high"] = (g.obs["pheno6"] > g.obs["pheno6"].median()).astype(float)
+    g.obs.loc[g.obs["pheno6"].isna(), "mch_high"] = np.nan
+    return g
+
+
+def show(title, tabs):
+    print(f"\n=== {title}")
+    g = tabs["gwas"]
+    print(
+        g[
+            [
+                "level",
+                "threshold",
+                "n_real",
+                "n_synthetic",
+                "precision",
+                "recall",
+                "f1",
+                "floor_f1",
+                "floor_f1_min",
+                "floor_f1_max",
+                "floor_precision",
+                "floor_recall",
+            ]
+        ].to_string(index=False, float_format="%.3f")
+    )
+    print(tabs["gwas_agreement"].to_string(float_format="%.3f"))
+    print(tabs["fidelity"].to_string(float_format="%.4f"))
+    print(tabs["privacy"].to_string(float_format="%.4f"))
+
+
+def main():
+    real = load()
+    rng = np.random.default_rng(SEED)
+    hold = np.zeros(real.n_obs, bool)
+    hold[rng.choice(real.n_obs, size=real.n_obs // 10, replace=False)] = True
+    real.obs["holdout"] = hold
+    train = real[~hold].copy()
+    print(f"real {real.shape}, train {train.n_obs}, holdout {hold.sum()}")
+
+    _gwas_time[0] = 0.0
+    t = time.perf_counter()
+    syn = sg.tl.synthesize(train, phenotypes=["pheno1", "pheno6"], n_individuals=real.n_obs, rng=SEED)
+    total = time.perf_counter() - t
+    print(
+        f"synthesize CD8+MCH: total {total:.1f} s, GWAS inside {_gwas_time[0]:.1f} s, "
+        f"fit+sample {total - _gwas_time[0]:.1f} s"
+    )
+    syn2 = sg.tl.synthesize(train, n_individuals=200, n_iter=2, rng=SEED)
+    syn3 = sg.tl.synthesize(train, n_individuals=200, n_iter=2, rng=SEED)
+    print("reproducible (same seed, bit-identical X):", bool(np.array_equal(syn2.X, syn3.X)))
+
+    tabs = sg.tl.synthesis_report(real, syn, phenotype="pheno1", holdout="holdout", method="lmm", n_subsamples=5, rng=1)
+    show("CD8 (pheno1), LMM", tabs)
+    tabs = sg.tl.synthesis_report(
+        real,
+        syn,
+        phenotype="pheno1",
+        holdout="holdout",
+        method="linear",
+        n_subsamples=3,
+        rng=1,
+        key_added="report_linear",
+    )
+    show("CD8 (pheno1), linear model", tabs)
+    tabs = sg.tl.synthesis_report(
+        real, syn, phenotype="pheno6", holdout="holdout", method="lmm", n_subsamples=3, rng=1, key_added="report_mch"
+    )
+    show("MCH (pheno6), LMM", tabs)
+
+    _gwas_time[0] = 0.0
+    t = time.perf_counter()
+    synb = sg.tl.synthesize(train, phenotypes="pheno4", covariates="mch_high", n_individuals=real.n_obs, rng=SEED)
+    total = time.perf_counter() - t
+    print(
+        f"\nsynthesize binary pheno4 + binary covariate: fit+sample {total - _gwas_time[0]:.1f} s; "
+        f"prevalence real {np.nanmean(train.obs['pheno4']):.3f} syn {np.nanmean(synb.obs['pheno4']):.3f}; "
+        f"covariate mean real {np.nanmean(train.obs['mch_high']):.3f} syn {synb.obs['mch_high'].mean():.3f}"
+    )
+    tabs = sg.tl.synthesis_report(
+        real, synb, phenotype="pheno4", covariates="mch_high", holdout="holdout", method="lmm", n_subsamples=3, rng=1
+    )
+    show("binary pheno4 + binary covariate mch_high, LMM", tabs)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,434 @@
+"""``sg.tl.synthesize``: synthetic cohorts from a fitted genotype-cluster HMM and genetic model."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import pandas as pd
+
+from ..._logging import logger
+from ..._utils import child_seed, get_rng
+from ..._validation import check_nonempty, check_var_columns
+from ._hmm import fit_hmm, sample_hmm
+from ._pheno import _syn_kinship_eig, copula_fit, copula_sample, fit_pheno, sample_pheno
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from anndata import AnnData
+    from mudata import MuData
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+def _dense(X) -> np.ndarray:
+    """Dense float64 copy of a genotype matrix (numpy, scipy sparse or dask)."""
+    if hasattr(X, "compute"):
+        X = X.compute()
+    if hasattr(X, "toarray"):
+        X = X.toarray()
+    return np.asarray(X, dtype=np.float64)
+
+
+def chrom_layout(var: pd.DataFrame) -> tuple[np.ndarray, list[slice], np.ndarray, str]:
+    """Order SNPs by chromosome and map position; return (order, chromosome slices, distance, unit).
+
+    The distance of each SNP to the previous one on its chromosome uses ``cm`` when complete, else
+    ``pos`` in Mb (taken as about 1 cM/Mb... the jump rate is fitted anyway), else the SNP index.
+    """
+    chrom = var["chrom"].astype(str).to_numpy()
+    cm = pd.to_numeric(var["cm"], errors="coerce").to_numpy(dtype=float) if "cm" in var else np.full(len(var), np.nan)
+    pos = (
+        pd.to_numeric(var["pos"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        if "pos" in var
+        else np.full(len(var), np.nan)
+    )
+    if np.isfinite(cm).all():
+        coord, unit = cm, "cM"
+    elif np.isfinite(pos).all():
+        coord, unit = pos / 1e6, "Mb"
+    else:
+        coord, unit = np.arange(len(var), dtype=float) * 0.05, "index"
+    chroms = list(dict.fromkeys(chrom))
+    order, slices, start = [], [], 0
+    for c in chroms:
+        idx = np.where(chrom == c)[0]
+        idx = idx[np.argsort(coord[idx], kind="stable")]
+        order.append(idx)
+        slices.append(slice(start, start + len(idx)))
+        start += len(idx)
+    order = np.concatenate(order)
+    c_sorted = coord[order]
+    dist = np.diff(c_sorted, prepend=c_sorted[0])
+    for sl in slices:
+        dist[sl.start] = 0.0
+    dist = np.maximum(dist, 1e-3)
+    for sl in slices:
+        dist[sl.start] = 0.0
+    return order, slices, dist, unit
+
+
+def structure_groups(
+    X: np.ndarray, n_groups: int, min_group_size: int, rng: np.random.Generator, n_pcs: int = 10
+) -> np.ndarray:
+    """K-means groups on the top genotype PCs; groups below ``min_group_size`` merge into the nearest one."""
+    n = X.shape[0]
+    if n_groups <= 1 or n < 2 * max(min_group_size, 1):
+        return np.zeros(n, dtype=np.int64)
+    from scipy.sparse.linalg import svds
+    from sklearn.cluster import KMeans
+
+    Xc = X - X.mean(0)
+    k = min(n_pcs, min(Xc.shape) - 1)
+    U, S, _ = svds(Xc, k=k, random_state=child_seed(rng))
+    scores = U * S
+    km = KMeans(n_clusters=n_groups, n_init=4, random_state=child_seed(rng)).fit(scores)
+    lab = km.labels_.copy()
+    cent = km.cluster_centers_
+    while True:
+        sizes = np.bincount(lab, minlength=cent.shape[0])
+        alive = np.where(sizes > 0)[0]
+        small = [g for g in alive if sizes[g] < min_group_size]
+        if not small or len(alive) == 1:
+            break
+        g = min(small, key=lambda g: sizes[g])
+        others = [h for h in alive if h != g]
+        h = others[int(np.argmin(((cent[others] - cent[g]) ** 2).sum(1)))]
+        lab[lab == g] = h
+    _, lab = np.unique(lab, return_inverse=True)
+    return lab.astype(np.int64)
+
+
+def clump(pval: np.ndarray, coord: np.ndarray, chrom: np.ndarray, threshold: float, window: float) -> np.ndarray:
+    """Greedy clumping: the most significant SNP below ``threshold`` leads; SNPs within ``window`` join it."""
+    order = np.argsort(np.where(np.isnan(pval), np.inf, pval), kind="stable")
+    leads: list[int] = []
+    for j in order:
+        if not pval[j] < threshold:
+            break
+        if any(chrom[i] == chrom[j] and abs(coord[i] - coord[j]) < window for i in leads):
+            continue
+        leads.append(int(j))
+    return np.array(leads, dtype=np.int64)
+
+
+def run_gwas(gdata: AnnData, phenotype: str, covariates: Sequence[str] | None, method: str) -> tuple:
+    """Run :func:`scgenome.tl.gwas` on a copy; return (p_wald, beta, null_model dict)."""
+    from ... import tl
+
+    ad = gdata.copy()
+    tl.gwas(ad, phenotype, covariates=list(covariates) if covariates else None, method=method, key_added="synth_gwas")
+    pv = ad.var["synth_gwas_pval"].to_numpy(dtype=float)
+    beta = ad.var["synth_gwas_beta"].to_numpy(dtype=float)
+    null = dict(ad.uns["synth_gwas"].get("null_model", {}))
+    return pv, beta, null
+
+
+def _coords(var: pd.DataFrame) -> np.ndarray:
+    order, _slices, dist, _ = chrom_layout(var)
+    coord = np.empty(len(var))
+    cs = np.cumsum(dist)
+    coord[order] = cs
+    return coord
+
+
+# ----------------------------------------------------------------------------------------------- API
+def synthesize(
+    gdata: AnnData | MuData,
+    *,
+    phenotypes: str | Sequence[str] | None = None,
+    covariates: str | Sequence[str] | None = None,
+    n_individuals: int | None = None,
+    method: Literal["hmm"] = "hmm",
+    n_states: int = 16,
+    recombination_scale: float = 1.0,
+    emission_noise: float = 1.0,
+    n_groups: int = 8,
+    min_group_size: int = 50,
+    min_cluster_size: float = 5.0,
+    lead_pvalue: float = 1e-5,
+    lead_window: float = 5.0,
+    locus_pvalue: float = 1e-3,
+    exact_effects: bool = True,
+    n_iter: int = 8,
+    mod: tuple[str, str] = ("geno", "pheno"),
+    rng: int | np.random.Generator | None = None,
+) -> AnnData | MuData:
+    """Synthetic cohort: genotypes sampled from a fitted haplotype-cluster HMM, phenotypes from a genetic model.
+
+    Parameters
+    ----------
+    gdata
+        Real genotype AnnData (individuals x SNPs; ``var`` with ``chrom`` and ``cm`` and/or ``pos``), or a
+        MuData with genotype and phenotype modalities (names in ``mod``).
+    phenotypes
+        Phenotype column(s) of ``obs`` (of the phenotype modality: its ``var_names`` or ``obs``) to model.
+    covariates
+        Covariate column(s) (binary or quantitative) drawn jointly through a Gaussian copula; the phenotype
+        models adjust for them.
+    n_individuals
+        Synthetic cohort size (default: as many as the input).
+    method
+        Generator: ``"hmm"`` (genotype-cluster HMM).
+    n_states
+        Privacy knob: number of genotype clusters ``K`` per locus. More states reproduce finer LD (utility)
+        and bring synthetic genomes closer to real ones (privacy).
+    recombination_scale
+        Privacy knob: multiplies the fitted jump rate when sampling. Above 1, synthetic genomes switch
+        cluster more often: shorter shared segments (privacy) and weaker long-range LD (utility).
+    emission_noise
+        Privacy knob: Dirichlet pseudocount pulling each cluster's genotype frequencies towards the locus'
+        frequencies; larger adds per-SNP noise (privacy) and weakens LD (utility).
+    n_groups
+        Population-structure groups (k-means on the top 10 genotype PCs); each has its own cluster mixture
+        along the genome, which reproduces genome-wide structure.
+    min_group_size
+        Privacy knob: groups smaller than this merge into their nearest group (no family-sized groups).
+    min_cluster_size
+        Privacy knob: a cluster used by fewer training individuals (expected count) at a locus cannot be
+        entered there.
+    lead_pvalue
+        Real-GWAS p-value below which clumped lead SNPs become fixed effects of the phenotype model.
+    lead_window
+        Clumping window (in the map unit: cM, else Mb) around each lead SNP.
+    locus_pvalue
+        SNPs within ``lead_window`` of a lead with real p below this form the lead locus: they all enter
+        the phenotype model as fixed effects.
+    exact_effects
+        Quantitative phenotypes: re-solve the locus effects on the synthetic genotypes so that each locus
+        SNP's marginal LMM effect equals its real one, and make the polygenic term and noise GLS-orthogonal
+        to the covariates and locus SNPs (the real association profile at the loci is reproduced exactly;
+        elsewhere the synthetic GWAS has fresh noise).
+    n_iter
+        EM iterations of the HMM.
+    mod
+        Names of the genotype and phenotype modalities of a MuData.
+    rng
+        Seed or generator; the same seed gives the same cohort bit for bit.
+
+    Returns
+    -------
+    A new AnnData (or MuData with the genotype and phenotype modalities when given one) with
+
+    - ``X``: synthetic dosages in the input's dtype (0, 1, 2; no missing values);
+    - ``var``: a copy of the input's ``var``;
+    - ``obs``: synthetic ids ``syn0, syn1, ...``, the phenotype and covariate columns (phenotypes missing
+      at the real rate) and ``synth_group`` (structure group);
+    - ``uns["synthesis"]``: ``params`` (all options), ``phenotype_models`` (per phenotype: binary, vg, ve,
+      lead SNPs and effects, covariate effects), ``hmm`` (fitted jump rate per chromosome, log-likelihood),
+      ``map_unit``.
+
+    Notes
+    -----
+    Genotypes: a K-state genotype-cluster HMM per chromosome in the spirit of fastPHASE
+    (Scheet & Stephens 2006) fitted by Baum-Welch, with jump probability ``1 - exp(-rho d)`` over the
+    genetic distance ``d`` and group-specific jump-to distributions; synthetic genomes are SAMPLED
+    (state path, then genotypes from the emission frequencies), never copied. Phenotypes: the LMM of
+    Zhou & Stephens (2012) fitted by :func:`scgenome.tl.gwas` gives ``vg`` and ``ve``; clumped lead SNPs
+    enter as fixed effects (GLS), the polygenic SNP effects are one posterior draw, the residual is
+    ``N(0, ve)``; binary traits use the liability-threshold model. Covariates: Gaussian copula with the
+    real marginals.
+
+    Examples
+    --------
+    >>> import scgenome as sg
+    >>> real = sg.datasets.simulate_cohort(n_individuals=200, n_snps=300, rng=0)
+    >>> syn = sg.tl.synthesize(real, phenotypes="pheno", covariates=["sex"], n_states=8, n_iter=3, rng=0)
+    >>> syn.shape == real.shape
+    True
+    """
+    from anndata import AnnData
+
+    # ---------------- validation (nothing is written to the input)
+    is_mu = not isinstance(gdata, AnnData)
+    if is_mu:
+        if mod[0] not in gdata.mod:
+            msg = f"MuData has no genotype modality {mod[0]!r}; modalities: {list(gdata.mod)}. Pass mod=(geno, pheno)."
+            raise ValueError(msg)
+        geno = gdata.mod[mod[0]]
+        ptab = _pheno_table(gdata, mod[1])
+    else:
+        geno = gdata
+        ptab = geno.obs
+    check_nonempty(geno, "genotype AnnData")
+    check_var_columns(geno, ["chrom"])
+    if method != "hmm":
+        msg = f"method={method!r} is not supported; use 'hmm'."
+        raise ValueError(msg)
+    phenotypes = [phenotypes] if isinstance(phenotypes, str) else list(phenotypes or [])
+    covariates = [covariates] if isinstance(covariates, str) else list(covariates or [])
+    missing = [c for c in phenotypes + covariates if c not in ptab.columns]
+    if missing:
+        msg = f"Phenotype/covariate column(s) {missing} not found; available: {list(ptab.columns)}."
+        raise ValueError(msg)
+    for c in phenotypes + covariates:
+        if not pd.api.types.is_numeric_dtype(ptab[c]):
+            msg = f"Column {c!r} must be numeric (0/1 for binary), got dtype {ptab[c].dtype}."
+            raise ValueError(msg)
+    for name, v, lo in [
+        ("n_states", n_states, 2),
+        ("n_iter", n_iter, 1),
+        ("n_groups", n_groups, 1),
+    ]:
+        if int(v) < lo:
+            msg = f"{name} must be at least {lo}, got {v}."
+            raise ValueError(msg)
+    for name, v in [("recombination_scale", recombination_scale), ("emission_noise", emission_noise)]:
+        if not v > 0:
+            msg = f"{name} must be positive, got {v}."
+            raise ValueError(msg)
+    n = geno.n_obs
+    m = int(n_individuals) if n_individuals is not None else n
+    if m < 1:
+        msg = f"n_individuals must be positive, got {n_individuals}."
+        raise ValueError(msg)
+    rng = get_rng(rng)
+
+    # ---------------- genotypes
+    X = _dense(geno.X)
+    miss = np.isnan(X)
+    codes = np.where(miss, 3, np.clip(np.rint(np.nan_to_num(X)), 0, 2)).astype(np.int8)
+    order, slices, dist, unit = chrom_layout(geno.var)
+    Ximp = np.where(miss, np.nanmean(np.where(miss, np.nan, X), axis=0), X) if miss.any() else X
+    group = structure_groups(Ximp, n_groups, min_group_size, rng)
+    model = fit_hmm(
+        codes[:, order],
+        dist,
+        slices,
+        group,
+        n_states=n_states,
+        emission_prior=emission_noise,
+        n_iter=n_iter,
+        rng=rng,
+    )
+    syn_group = rng.choice(len(model.group_freq), size=m, p=model.group_freq)
+    scodes = sample_hmm(
+        model, syn_group, recombination_scale=recombination_scale, min_cluster_size=min_cluster_size, rng=rng
+    )
+    Xs = np.empty((m, geno.n_vars), dtype=np.float64)
+    Xs[:, order] = scodes
+
+    # ---------------- covariates (Gaussian copula on the complete rows)
+    obs = pd.DataFrame(index=pd.Index([f"syn{i}" for i in range(m)]))
+    Wr = ptab[covariates].to_numpy(dtype=float) if covariates else np.zeros((n, 0))
+    complete = ~np.isnan(Wr).any(1)
+    R, marg = copula_fit(Wr[complete])
+    Ws = copula_sample(R, marg, m, rng)
+    for j, c in enumerate(covariates):
+        obs[c] = Ws[:, j]
+
+    # ---------------- phenotypes
+    models = {}
+    if phenotypes:
+        Y = ptab[phenotypes].to_numpy(dtype=float)
+        coord = _coords(geno.var)
+        chrom = geno.var["chrom"].astype(str).to_numpy()
+        noise = _residual_noise(Y, m, rng)
+        pattern = np.isnan(Y)[rng.integers(0, n, size=m)]
+        for j, ph in enumerate(phenotypes):
+            y = np.where(complete, Y[:, j], np.nan)
+            pv, beta, null = run_gwas(_gwas_view(geno, ptab, ph, covariates), ph, covariates, "lmm")
+            vg, ve = float(null["vg"]), float(null["ve"])
+            snp_idx = np.where(np.isfinite(pv))[0]
+            lead = clump(pv, coord, chrom, lead_pvalue, lead_window)
+            near = np.zeros(len(pv), dtype=bool)
+            for k in lead:
+                near |= (chrom == chrom[k]) & (np.abs(coord - coord[k]) < lead_window)
+            locus = np.union1d(lead, np.where(near & (np.nan_to_num(pv, nan=1.0) < locus_pvalue))[0])
+            pm = fit_pheno(Ximp, y, Wr, name=ph, lead_idx=locus, snp_idx=snp_idx, vg=vg, ve=ve, rng=rng)
+            eig = _syn_kinship_eig(Xs, snp_idx)
+            ys = sample_pheno(pm, Xs, Ws, noise[:, j], target_beta=beta[locus] if exact_effects else None, eig=eig)
+            ys[pattern[:, j]] = np.nan
+            obs[ph] = ys
+            models[ph] = {
+                "binary": pm.binary,
+                "vg": pm.vg,
+                "ve": pm.ve,
+                "pve": float(null.get("pve", np.nan)),
+                "lead_snps": list(geno.var_names[lead]),
+                "locus_snps": list(geno.var_names[locus]),
+                "locus_effects_gls": pm.lead_effects.tolist(),
+                "covariate_effects": dict(zip(covariates, pm.cov_effects.tolist(), strict=True)),
+                "prevalence": pm.prevalence,
+            }
+    obs["synth_group"] = syn_group
+    obs = obs[[*phenotypes, *covariates, "synth_group"]]
+
+    dtype = geno.X.dtype if np.issubdtype(geno.X.dtype, np.floating) else np.float32
+    out = AnnData(Xs.astype(dtype), obs=obs, var=geno.var.copy())
+    out.uns["synthesis"] = {
+        "params": {
+            "method": method,
+            "n_states": int(n_states),
+            "recombination_scale": float(recombination_scale),
+            "emission_noise": float(emission_noise),
+            "n_groups": int(n_groups),
+            "min_group_size": int(min_group_size),
+            "min_cluster_size": float(min_cluster_size),
+            "lead_pvalue": float(lead_pvalue),
+            "lead_window": float(lead_window),
+            "locus_pvalue": float(locus_pvalue),
+            "exact_effects": bool(exact_effects),
+            "n_iter": int(n_iter),
+            "phenotypes": phenotypes,
+            "covariates": covariates,
+            "n_real": int(n),
+        },
+        "phenotype_models": models,
+        "hmm": {
+            "rho": [float(c.rho) for c in model.chroms],
+            "loglik": float(sum(c.loglik for c in model.chroms)),
+            "n_groups_fitted": len(model.group_freq),
+        },
+        "map_unit": unit,
+    }
+    logger.info("synthesized %d individuals x %d SNPs", m, geno.n_vars)
+    if is_mu:
+        from mudata import MuData
+
+        pheno = AnnData(
+            obs[[*phenotypes, *covariates]].to_numpy(dtype=np.float32)
+            if phenotypes or covariates
+            else np.zeros((m, 0)),
+            obs=pd.DataFrame(index=obs.index),
+        )
+        pheno.var_names = [*phenotypes, *covariates]
+        return MuData({mod[0]: out, mod[1]: pheno})
+    return out
+
+
+def _pheno_table(mdata: MuData, pheno_mod: str) -> pd.DataFrame:
+    """Phenotype table of a MuData: the pheno modality's X columns, its obs, and mdata.obs."""
+    tab = mdata.obs.copy()
+    if pheno_mod in mdata.mod:
+        pm = mdata.mod[pheno_mod]
+        tab = pm.obs.copy()
+        Xp = _dense(pm.X) if pm.n_vars else np.zeros((pm.n_obs, 0))
+        for j, v in enumerate(pm.var_names):
+            tab[str(v)] = Xp[:, j]
+    return tab
+
+
+def _gwas_view(geno: AnnData, ptab: pd.DataFrame, phenotype: str, covariates: list[str]) -> AnnData:
+    """Genotype AnnData with the phenotype and covariates in obs (a light copy)."""
+    from anndata import AnnData
+
+    obs = pd.DataFrame(index=geno.obs_names)
+    for c in [phenotype, *covariates]:
+        obs[c] = ptab[c].to_numpy()
+    return AnnData(geno.X, obs=obs, var=geno.var)
+
+
+def _residual_noise(Y: np.ndarray, m: int, rng: np.random.Generator) -> np.ndarray:
+    """Standard-normal noise correlated across phenotypes like the real phenotypes (complete rows)."""
+    q = Y.shape[1]
+    ok = ~np.isnan(Y).any(1)
+    R = np.corrcoef(Y[ok], rowvar=False) if q > 1 and ok.sum() > q + 2 else np.eye(q)
+    R = np.atleast_2d(np.nan_to_num(R, nan=0.0))
+    np.fill_diagonal(R, 1.0)
+    w, V = np.linalg.eigh(R)
+    Lc = V * np.sqrt(np.clip(w, 1e-9, None))
+    return rng.standard_normal((m, q)) @ Lc.T
+
+
+__all__ = ["synthesize"]

@@ -1,0 +1,227 @@
+"""Phenotype and covariate models for synthetic cohorts (no AnnData here).
+
+A quantitative phenotype follows the LMM ``y = W b + X_lead beta + Z u + e`` with ``u ~ N(0, vg I_p)``
+(``K = Z Z'``), ``e ~ N(0, ve I)``. ``vg``, ``ve`` come from the null model of the real GWAS; the lead
+SNP effects ``beta`` and covariate effects ``b`` are fitted jointly by GLS at ``lambda = vg / ve``; the
+SNP effects ``u`` are one draw from their posterior given the real data (Matheron's rule), so that the
+synthetic polygenic term ``Z_syn u`` has covariance ``vg K_syn`` marginally and keeps the real
+direction of the genetic signal. Binary phenotypes use the liability-threshold model (Dempster &
+Lerner 1950). Covariates follow a Gaussian copula with the real marginals (quantile mapping).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+
+@dataclass
+class PhenoModel:
+    """Fitted genetic model of one phenotype."""
+
+    name: str
+    binary: bool
+    intercept: float
+    cov_effects: np.ndarray  # (q,)
+    lead_idx: np.ndarray  # SNP columns (into the QC SNP set of the full matrix)
+    lead_effects: np.ndarray
+    lead_means: np.ndarray
+    snp_idx: np.ndarray  # QC SNP columns used for the polygenic term
+    u: np.ndarray  # (len(snp_idx),) polygenic SNP effects (per centred dosage / sqrt(p))
+    vg: float
+    ve: float
+    trace_g: float  # mean eigenvalue of the double-centred real kinship
+    prevalence: float = np.nan
+
+
+def _gls_and_posterior(
+    X: np.ndarray,
+    y: np.ndarray,
+    W: np.ndarray,
+    lead_idx: np.ndarray,
+    snp_idx: np.ndarray,
+    vg: float,
+    ve: float,
+    rng: np.random.Generator,
+    ridge: float = 0.1,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """GLS fixed effects and one posterior draw of the SNP effects. Returns (fixed, u, means, trace_g)."""
+    n = X.shape[0]
+    p = len(snp_idx)
+    Xq = X[:, snp_idx].astype(np.float64)
+    mean = Xq.mean(0)
+    Z = (Xq - mean) / np.sqrt(p)
+    K = Z @ Z.T
+    s, U = np.linalg.eigh(K)
+    s = np.clip(s, 0.0, None)
+    F = np.column_stack([np.ones(n), W, X[:, lead_idx].astype(np.float64)])
+    d = 1.0 / (vg * s + ve)
+    UF = U.T @ F
+    Uy = U.T @ y
+    A = UF.T @ (UF * d[:, None])
+    # ridge on the locus SNPs only (collinear within a locus): 10% of their mean information
+    q0 = F.shape[1] - len(lead_idx)
+    pen = np.zeros(A.shape[0])
+    if len(lead_idx):
+        pen[q0:] = ridge * np.mean(np.diag(A)[q0:])
+    coef = np.linalg.lstsq(A + np.diag(pen) + 1e-10 * np.eye(A.shape[0]), UF.T @ (Uy * d), rcond=None)[0]
+    r = y - F @ coef
+    # Matheron: u* = u0 + vg Z' V^-1 (r - Z u0 - e0), V = vg K + ve I
+    u0 = rng.normal(0.0, np.sqrt(vg), p)
+    e0 = rng.normal(0.0, np.sqrt(ve), n)
+    resid = r - Z @ u0 - e0
+    u = u0 + vg * (Z.T @ (U @ (d * (U.T @ resid))))
+    H = np.eye(n) - 1.0 / n
+    trace_g = float(np.trace(H @ K @ H) / n)
+    return coef, u, mean, trace_g
+
+
+def fit_pheno(
+    X: np.ndarray,
+    y: np.ndarray,
+    W: np.ndarray,
+    *,
+    name: str,
+    lead_idx: np.ndarray,
+    snp_idx: np.ndarray,
+    vg: float,
+    ve: float,
+    rng: np.random.Generator,
+    ridge: float = 0.1,
+) -> PhenoModel:
+    """Fit the genetic model of one phenotype on the rows with a value (``X`` mean-imputed dosages)."""
+    ok = ~np.isnan(y)
+    Xo, yo, Wo = X[ok], y[ok].astype(np.float64), W[ok]
+    binary = bool(set(np.unique(yo)) <= {0.0, 1.0})
+    lead_idx = np.asarray(lead_idx, dtype=np.int64)
+    coef, u, _, trace_g = _gls_and_posterior(Xo, yo, Wo, lead_idx, snp_idx, vg, ve, rng, ridge)
+    q = Wo.shape[1]
+    return PhenoModel(
+        name=name,
+        binary=binary,
+        intercept=float(coef[0]),
+        cov_effects=coef[1 : 1 + q],
+        lead_idx=lead_idx,
+        lead_effects=coef[1 + q :],
+        lead_means=Xo[:, lead_idx].mean(0) if len(lead_idx) else np.zeros(0),
+        snp_idx=snp_idx,
+        u=u,
+        vg=float(vg),
+        ve=float(ve),
+        trace_g=trace_g,
+        prevalence=float(yo.mean()) if binary else np.nan,
+    )
+
+
+def _syn_kinship_eig(Xs: np.ndarray, snp_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centred synthetic SNP matrix ``Z`` (``K = Z Z'``) and the eigen-decomposition of ``K``."""
+    Zs = Xs[:, snp_idx].astype(np.float64)
+    Zs -= Zs.mean(0)
+    Zs /= np.sqrt(len(snp_idx))
+    s, U = np.linalg.eigh(Zs @ Zs.T)
+    return Zs, np.clip(s, 0.0, None), U
+
+
+def sample_pheno(
+    model: PhenoModel,
+    Xs: np.ndarray,
+    Ws: np.ndarray,
+    noise: np.ndarray,
+    *,
+    target_beta: np.ndarray | None = None,
+    eig: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
+    """Synthetic phenotype values from synthetic dosages ``Xs``, covariates ``Ws`` and standard-normal ``noise``.
+
+    The polygenic term is rescaled so that the total genetic variance (locus SNPs plus polygenic) equals
+    ``vg * trace_g`` computed on the synthetic kinship, which keeps the null-model PVE.
+
+    With ``target_beta`` (quantitative phenotypes; the real marginal LMM effects of the locus SNPs), the
+    locus effects are re-solved on the synthetic genotypes so that each locus SNP's marginal GLS effect
+    (at the real ``lambda = vg / ve`` with the synthetic kinship) equals its real marginal effect, and the
+    polygenic term plus noise are made GLS-orthogonal to the intercept, covariates and locus SNPs: the
+    synthetic GWAS then reproduces the real association profile at the lead loci exactly.
+    """
+    m = Xs.shape[0]
+    Zs, s, U = eig if eig is not None else _syn_kinship_eig(Xs, model.snp_idx)
+    g = Zs @ model.u
+    g -= g.mean()
+    Xl = Xs[:, model.lead_idx].astype(np.float64)
+    F = np.column_stack([np.ones(m), Ws, Xl])
+    q0 = 1 + Ws.shape[1]
+    lam = model.vg / model.ve
+    d = 1.0 / (lam * s + 1.0)
+    beta = model.lead_effects
+    exact = target_beta is not None and len(model.lead_idx) > 0 and not model.binary
+    if exact:
+        UF = U.T @ F
+        A = UF.T @ (UF * d[:, None])  # F' V^-1 F (V up to ve)
+        # P = V^-1 - V^-1 F0 (F0' V^-1 F0)^-1 F0' V^-1 restricted to the locus columns
+        A00, A0l, All = A[:q0, :q0], A[:q0, q0:], A[q0:, q0:]
+        XPX = All - A0l.T @ np.linalg.solve(A00, A0l)
+        D = np.diag(XPX)
+        M = XPX / D[:, None]
+        ridge = 1e-4 * np.trace(M.T @ M) / len(D)
+        beta = np.linalg.solve(M.T @ M + ridge * np.eye(len(D)), M.T @ np.asarray(target_beta, dtype=float))
+    lead = Xl @ beta
+    trace_syn = float((Zs * Zs).sum() / m)
+    target = model.vg * trace_syn
+    lead_c = lead - lead.mean()
+    vl, vp, cov = lead_c.var(), g.var(), np.mean(lead_c * g)
+    # solve var(lead + c g) = target for c >= 0
+    disc = 4 * cov * cov - 4 * vp * (vl - target)
+    c = (-2 * cov + np.sqrt(disc)) / (2 * vp) if (vp > 0 and disc > 0) else 0.0
+    c = max(c, 0.0)
+    if model.binary:
+        eta = Ws @ model.cov_effects + lead + c * g
+        return _liability(eta, noise, model.prevalence)
+    resid = c * g + np.sqrt(model.ve) * noise
+    if exact:
+        # GLS projection: resid - F (F' V^-1 F)^-1 F' V^-1 resid
+        Ur = U.T @ resid
+        coef = np.linalg.solve(A + 1e-10 * np.eye(A.shape[0]), UF.T @ (d * Ur))
+        resid = resid - F @ coef
+    return model.intercept + Ws @ model.cov_effects + lead + resid
+
+
+def _liability(eta: np.ndarray, noise: np.ndarray, prevalence: float) -> np.ndarray:
+    """Liability-threshold model: observed-scale predictor ``eta`` -> 0/1 cases at the real prevalence.
+
+    On the liability scale the predictor is ``eta / phi(t)`` (``t`` the threshold of the prevalence);
+    the residual liability tops the variance up to one.
+    """
+    t = stats.norm.isf(prevalence)
+    liab = (eta - eta.mean()) / stats.norm.pdf(t)
+    v = liab.var()
+    if v > 0.95:
+        liab *= np.sqrt(0.95 / v)
+        v = 0.95
+    liab = liab + np.sqrt(1.0 - v) * noise
+    k = min(max(round((1.0 - prevalence) * len(liab)), 0), len(liab) - 1)
+    thr = np.sort(liab)[k]
+    return (liab > thr).astype(np.float64)
+
+
+def copula_fit(C: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Gaussian copula of the columns of ``C`` (rows complete): correlation of normal scores, sorted marginals."""
+    n = C.shape[0]
+    Zs = np.column_stack([stats.norm.ppf((stats.rankdata(c) - 0.5) / n) for c in C.T]) if C.size else np.zeros((n, 0))
+    R = np.corrcoef(Zs, rowvar=False) if C.shape[1] > 1 else np.ones((C.shape[1], C.shape[1]))
+    R = np.atleast_2d(R)
+    return R, [np.sort(c) for c in C.T]
+
+
+def copula_sample(R: np.ndarray, marginals: list[np.ndarray], m: int, rng: np.random.Generator) -> np.ndarray:
+    """Draw ``m`` rows from the copula; discrete columns (<= 10 values) keep their values, others interpolate."""
+    q = len(marginals)
+    if q == 0:
+        return np.zeros((m, 0))
+    Lc = np.linalg.cholesky(R + 1e-9 * np.eye(q))
+    U = stats.norm.cdf(rng.standard_normal((m, q)) @ Lc.T)
+    out = np.empty((m, q))
+    for j, srt in enumerate(marginals):
+        method = "inverted_cdf" if len(np.unique(srt)) <= 10 else "linear"
+        out[:, j] = np.quantile(srt, U[:, j], method=method)
+    return out

@@ -1,0 +1,515 @@
+"""``sg.tl.synthesis_report``: GWAS concordance, fidelity and privacy of a synthetic cohort."""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import pandas as pd
+
+from ..._logging import logger
+from ..._utils import child_seed, get_rng, progress
+from ..._validation import check_nonempty
+from ._api import _coords, _dense, run_gwas
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from anndata import AnnData
+
+
+# ----------------------------------------------------------------------------------------------- metrics
+def hit_prf(p_real: np.ndarray, p_other: np.ndarray, threshold: float) -> dict:
+    """Hit-class precision, recall and F1 (the positive class only, never class-weighted)."""
+    a = np.nan_to_num(p_real, nan=1.0) < threshold
+    b = np.nan_to_num(p_other, nan=1.0) < threshold
+    tp = int((a & b).sum())
+    prec = tp / b.sum() if b.sum() else np.nan
+    rec = tp / a.sum() if a.sum() else np.nan
+    f1 = 2 * tp / (a.sum() + b.sum()) if (a.sum() + b.sum()) else np.nan
+    return {"n_real": int(a.sum()), "n_other": int(b.sum()), "precision": prec, "recall": rec, "f1": f1}
+
+
+def loci(p: np.ndarray, coord: np.ndarray, chrom: np.ndarray, threshold: float, gap: float) -> list[tuple]:
+    """Hits clumped along each chromosome: runs of hits closer than ``gap`` form one locus (chrom, lo, hi)."""
+    hit = np.nan_to_num(p, nan=1.0) < threshold
+    out = []
+    for c in pd.unique(chrom[hit]):
+        x = np.sort(coord[hit & (chrom == c)])
+        start = x[0]
+        for a, b in itertools.pairwise(x):
+            if b - a > gap:
+                out.append((c, start, a))
+                start = b
+        out.append((c, start, x[-1]))
+    return out
+
+
+def locus_prf(p_real, p_other, coord, chrom, threshold: float, gap: float) -> dict:
+    """Locus-level precision and recall: a locus is found when the other set has a locus within ``gap``."""
+    A = loci(p_real, coord, chrom, threshold, gap)
+    B = loci(p_other, coord, chrom, threshold, gap)
+
+    def near(x, Y):
+        return any(x[0] == y[0] and x[1] - gap <= y[2] and y[1] - gap <= x[2] for y in Y)
+
+    prec = np.mean([near(b, A) for b in B]) if B else np.nan
+    rec = np.mean([near(a, B) for a in A]) if A else np.nan
+    f1 = 2 * prec * rec / (prec + rec) if (prec + rec) > 0 else np.nan
+    return {"n_real": len(A), "n_other": len(B), "precision": prec, "recall": rec, "f1": f1}
+
+
+def _corr(a, b) -> float:
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 3:
+        return np.nan
+    return float(np.corrcoef(a[ok], b[ok])[0, 1])
+
+
+def _sqdist(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Euclidean distances between rows (float64, via BLAS)."""
+    d = (A * A).sum(1)[:, None] + (B * B).sum(1)[None, :] - 2.0 * A @ B.T
+    return np.sqrt(np.maximum(d, 0.0))
+
+
+def _auc(pos: np.ndarray, neg: np.ndarray) -> float:
+    """ROC AUC of scores (higher = positive), ties counted half."""
+    from scipy.stats import rankdata
+
+    r = rankdata(np.concatenate([pos, neg]))
+    n1, n0 = len(pos), len(neg)
+    return float((r[:n1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def ld_pairs(X: np.ndarray, coord_bp: np.ndarray, chrom: np.ndarray, max_dist: float) -> tuple:
+    """Return the indices (i, j) of SNP pairs on the same chromosome within ``max_dist`` (bp), and their distance."""
+    ii, jj, dd = [], [], []
+    for c in pd.unique(chrom):
+        idx = np.where((chrom == c) & np.isfinite(coord_bp))[0]
+        idx = idx[np.argsort(coord_bp[idx])]
+        x = coord_bp[idx]
+        for k in range(1, len(idx)):
+            ok = x[k:] - x[:-k] <= max_dist
+            if not ok.any():
+                break
+            ii.append(idx[:-k][ok])
+            jj.append(idx[k:][ok])
+            dd.append((x[k:] - x[:-k])[ok])
+    return np.concatenate(ii), np.concatenate(jj), np.concatenate(dd)
+
+
+def pair_r2(X: np.ndarray, ii: np.ndarray, jj: np.ndarray, chunk: int = 200_000) -> np.ndarray:
+    """Squared correlation of SNP columns for the given pairs (NaN when monomorphic)."""
+    Z = X - X.mean(0)
+    sd = np.sqrt((Z * Z).mean(0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        Z = Z / sd
+    out = np.empty(len(ii))
+    for s in range(0, len(ii), chunk):
+        out[s : s + chunk] = ((Z[:, ii[s : s + chunk]] * Z[:, jj[s : s + chunk]]).mean(0)) ** 2
+    return out
+
+
+def longest_identical_run(a: np.ndarray, b: np.ndarray, slices: list[slice]) -> int:
+    """Longest run of identical genotypes between two individuals within a chromosome (in SNPs)."""
+    best = 0
+    for sl in slices:
+        eq = a[sl] == b[sl]
+        if not eq.any():
+            continue
+        d = np.diff(np.concatenate([[0], eq.astype(np.int8), [0]]))
+        runs = np.where(d == -1)[0] - np.where(d == 1)[0]
+        best = max(best, int(runs.max()))
+    return best
+
+
+def window_match_share(real_codes: np.ndarray, syn_codes: np.ndarray, slices: list[slice], width: int) -> np.ndarray:
+    """Per real individual: share of its non-overlapping ``width``-SNP windows found exactly in the synthetic cohort."""
+    hits = np.zeros(real_codes.shape[0])
+    total = 0
+    for sl in slices:
+        for s in range(sl.start, sl.stop - width + 1, width):
+            rw = np.ascontiguousarray(real_codes[:, s : s + width]).view(np.dtype((np.void, width)))[:, 0]
+            sw = np.ascontiguousarray(syn_codes[:, s : s + width]).view(np.dtype((np.void, width)))[:, 0]
+            hits += np.isin(rw, sw)
+            total += 1
+    return hits / max(total, 1)
+
+
+# ----------------------------------------------------------------------------------------------- API
+def synthesis_report(
+    real: AnnData,
+    synthetic: AnnData,
+    *,
+    phenotype: str,
+    covariates: str | Sequence[str] | None = None,
+    holdout: str | Sequence[str] | np.ndarray | None = None,
+    method: Literal["lmm", "linear"] = "lmm",
+    thresholds: Sequence[float] = (1e-8, 5e-8, 1e-5),
+    n_subsamples: int = 5,
+    subsample_fraction: float = 0.9,
+    locus_gap: float = 5.0,
+    ld_max_dist: float = 1e6,
+    window: int = 25,
+    n_segment_neighbours: int = 3,
+    key_added: str = "synthesis_report",
+    rng: int | np.random.Generator | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Compare a synthetic cohort with the real one: GWAS concordance, fidelity and privacy.
+
+    Parameters
+    ----------
+    real
+        The real genotype AnnData with the phenotype (and covariates) in ``obs``; all real individuals
+        (training and holdout).
+    synthetic
+        The synthetic cohort (same ``var``), e.g. from :func:`scgenome.tl.synthesize`.
+    phenotype
+        Phenotype column (in both ``obs``).
+    covariates
+        Covariate columns (in both ``obs``).
+    holdout
+        Real individuals the synthesis did NOT see: an ``obs`` boolean column name, obs names, or a boolean
+        mask. The others are the training set. Without it, the privacy tables compare with all real
+        individuals and the membership-inference numbers are NaN.
+    method
+        GWAS run on both cohorts with :func:`scgenome.tl.gwas`: ``"lmm"`` or ``"linear"``.
+    thresholds
+        P-value thresholds of the hit classes.
+    n_subsamples
+        Random subsamples of the real cohort (of ``subsample_fraction``) giving the replication floor.
+    subsample_fraction
+        Size of each real subsample.
+    locus_gap
+        Hits closer than this (map unit of ``var``: cM, else Mb) form one locus; loci within it match.
+    ld_max_dist
+        Largest SNP-pair distance (bp, from ``var["pos"]``) in the LD comparison.
+    window
+        Width (SNPs) of the local exact-match membership attack.
+    n_segment_neighbours
+        Nearest real individuals searched for the longest identical segment of each synthetic one.
+    key_added
+        Key in ``synthetic.uns`` for the report.
+    rng
+        Seed or generator for the subsamples and the classifier.
+
+    Returns
+    -------
+    A dict of DataFrames, also written to ``synthetic.uns[key_added]``:
+
+    - ``"gwas"``: one row per (level ``snp``/``locus``, threshold) with ``n_real``, ``n_synthetic``,
+      ``precision``, ``recall``, ``f1`` and the real replication floor ``floor_precision``,
+      ``floor_recall``, ``floor_f1`` (medians over the subsamples), ``floor_f1_min``, ``floor_f1_max``;
+    - ``"gwas_agreement"``: rows ``synthetic`` and ``floor`` (median) with ``logp_corr`` (-log10 p over all
+      tested SNPs), ``beta_corr`` and ``sign_agreement`` (over the real hits at the loosest threshold),
+      ``pve`` (null model; NaN for the linear model);
+    - ``"fidelity"``: metric/value rows: ``af_corr``, ``af_rmse``, ``ld_r2_corr``, ``het_real``,
+      ``het_synthetic``, ``pve_real``, ``pve_synthetic``, ``pve_diff``, ``classifier_auc``,
+      ``pca_centroid_dist`` (in real PC1-10 SD units), kinship quantiles;
+    - ``"ld_decay"``: distance bin, mean r^2 real and synthetic, number of pairs;
+    - ``"kinship"``: off-diagonal kinship quantiles, real vs synthetic;
+    - ``"af"``: per-SNP allele frequency, real and synthetic;
+    - ``"pca"``: PC1, PC2 of the real individuals and the projected synthetic ones (``source``);
+    - ``"privacy"``: metric/value rows: ``exact_copies``, ``near_copies`` (closer than the 5th percentile
+      of real-real nearest-neighbour distances), ``min_syn_real_dist``, ``real_nn_dist_p05``,
+      ``dcr_train_median``, ``dcr_holdout_median``, ``nn_adversarial_accuracy``, ``mia_auc_nn``,
+      ``mia_auc_window``, ``longest_identical_segment`` (SNPs), ``longest_identical_segment_real``
+      (the same between holdout and training individuals), ``window``;
+    - ``"distances"``: per-individual distances for plotting (``kind``: syn->train, syn->holdout,
+      real->real nearest neighbour).
+
+    Notes
+    -----
+    The replication floor is the agreement of the real GWAS with itself on random 90% subsamples: an
+    honest ceiling for any synthetic data. The nearest-neighbour adversarial accuracy follows Yale et al.
+    (2020); the membership attacks compare training and holdout individuals (Stadler et al. 2022).
+
+    Examples
+    --------
+    >>> import scgenome as sg
+    >>> real = sg.datasets.simulate_cohort(n_individuals=200, n_snps=300, rng=0)
+    >>> hold = real.obs_names[150:]
+    >>> syn = sg.tl.synthesize(real[:150].copy(), phenotypes="pheno", n_states=8, n_iter=3, rng=0)
+    >>> tabs = sg.tl.synthesis_report(real, syn, phenotype="pheno", holdout=hold, n_subsamples=2, rng=0)
+    >>> sorted(tabs)[:3]
+    ['af', 'distances', 'fidelity']
+    """
+    check_nonempty(real, "real AnnData")
+    check_nonempty(synthetic, "synthetic AnnData")
+    covariates = [covariates] if isinstance(covariates, str) else list(covariates or [])
+    for name, ad in [("real", real), ("synthetic", synthetic)]:
+        missing = [c for c in [phenotype, *covariates] if c not in ad.obs.columns]
+        if missing:
+            msg = f"Column(s) {missing} not found in {name}.obs; available: {list(ad.obs.columns)}."
+            raise ValueError(msg)
+    if list(real.var_names) != list(synthetic.var_names):
+        msg = "real and synthetic must have the same var_names (SNPs) in the same order."
+        raise ValueError(msg)
+    if method not in ("lmm", "linear"):
+        msg = f"method must be 'lmm' or 'linear', got {method!r}."
+        raise ValueError(msg)
+    if not 0 < subsample_fraction < 1:
+        msg = f"subsample_fraction must be in (0, 1), got {subsample_fraction}."
+        raise ValueError(msg)
+    ho_mask = _holdout_mask(real, holdout)
+    rng = get_rng(rng)
+    thresholds = sorted(float(t) for t in thresholds)
+
+    var = real.var
+    coord = _coords(var)
+    chrom = var["chrom"].astype(str).to_numpy()
+
+    # ---------------- GWAS concordance
+    p_r, b_r, null_r = run_gwas(real, phenotype, covariates, method)
+    p_s, b_s, null_s = run_gwas(synthetic, phenotype, covariates, method)
+    subs = []
+    n = real.n_obs
+    for _ in progress(range(n_subsamples), desc="replication floor"):
+        idx = np.sort(rng.choice(n, size=round(subsample_fraction * n), replace=False))
+        sub = real[idx].copy()
+        if "kinship" in sub.obsp:
+            del sub.obsp["kinship"]
+        subs.append(run_gwas(sub, phenotype, covariates, method))
+    rows = []
+    for level in ("snp", "locus"):
+        for t in thresholds:
+            f = hit_prf if level == "snp" else lambda a, b, t: locus_prf(a, b, coord, chrom, t, locus_gap)
+            syn = f(p_r, p_s, t)
+            fl = pd.DataFrame([f(p_r, s[0], t) for s in subs])
+            rows.append(
+                {
+                    "level": level,
+                    "threshold": t,
+                    "n_real": syn["n_real"],
+                    "n_synthetic": syn["n_other"],
+                    "precision": syn["precision"],
+                    "recall": syn["recall"],
+                    "f1": syn["f1"],
+                    "floor_precision": fl["precision"].median(),
+                    "floor_recall": fl["recall"].median(),
+                    "floor_f1": fl["f1"].median(),
+                    "floor_f1_min": fl["f1"].min(),
+                    "floor_f1_max": fl["f1"].max(),
+                }
+            )
+    gwas_tab = pd.DataFrame(rows)
+    loose = np.nan_to_num(p_r, nan=1.0) < thresholds[-1]
+
+    def agree(p, b, null):
+        lp = -np.log10(p)
+        return {
+            "logp_corr": _corr(-np.log10(p_r), lp),
+            "beta_corr": _corr(b_r[loose], b[loose]) if loose.sum() > 2 else np.nan,
+            "sign_agreement": float(np.mean(np.sign(b_r[loose]) == np.sign(b[loose]))) if loose.any() else np.nan,
+            "pve": float(null.get("pve", np.nan)),
+        }
+
+    fl_agree = pd.DataFrame([agree(*s) for s in subs]).median()
+    agreement = pd.DataFrame([agree(p_s, b_s, null_s), fl_agree.to_dict()], index=["synthetic", "floor"])
+
+    # ---------------- fidelity
+    Xr = _dense(real.X)
+    Xr = np.where(np.isnan(Xr), np.nanmean(Xr, 0), Xr) if np.isnan(Xr).any() else Xr
+    Xs = _dense(synthetic.X)
+    Xs = np.where(np.isnan(Xs), np.nanmean(Xs, 0), Xs) if np.isnan(Xs).any() else Xs
+    Xtr = Xr[~ho_mask]
+    af_r, af_s = Xtr.mean(0) / 2, Xs.mean(0) / 2
+    fid: dict[str, float] = {
+        "af_corr": _corr(af_r, af_s),
+        "af_rmse": float(np.sqrt(np.mean((af_r - af_s) ** 2))),
+    }
+    pos = pd.to_numeric(var["pos"], errors="coerce").to_numpy(dtype=float, na_value=np.nan) if "pos" in var else None
+    if pos is None or not np.isfinite(pos).any():
+        pos = coord * 1e6
+    pi, pj, D = ld_pairs(Xtr, pos, chrom, ld_max_dist)
+    r2r, r2s = pair_r2(Xtr, pi, pj), pair_r2(Xs, pi, pj)
+    fid["ld_r2_corr"] = _corr(r2r, r2s)
+    fid["ld_r2_mean_real"] = float(np.nanmean(r2r))
+    fid["ld_r2_mean_synthetic"] = float(np.nanmean(r2s))
+    edges = np.linspace(0, ld_max_dist, 21)
+    b = np.clip(np.digitize(D, edges) - 1, 0, len(edges) - 2)
+    ld_decay = pd.DataFrame(
+        {
+            "distance": (edges[:-1] + edges[1:]) / 2,
+            "r2_real": [np.nanmean(r2r[b == k]) if (b == k).any() else np.nan for k in range(len(edges) - 1)],
+            "r2_synthetic": [np.nanmean(r2s[b == k]) if (b == k).any() else np.nan for k in range(len(edges) - 1)],
+            "n_pairs": np.bincount(b, minlength=len(edges) - 1),
+        }
+    )
+    fid["het_real"] = float(np.mean(np.abs(Xtr - 1) < 0.5))
+    fid["het_synthetic"] = float(np.mean(np.abs(Xs - 1) < 0.5))
+    fid["pve_real"] = float(null_r.get("pve", np.nan))
+    fid["pve_synthetic"] = float(null_s.get("pve", np.nan))
+    fid["pve_diff"] = fid["pve_synthetic"] - fid["pve_real"]
+    # PCA of the training individuals, synthetic projected
+    mu = Xtr.mean(0)
+    keep = (af_r > 0.01) & (af_r < 0.99)
+    sd = np.sqrt(np.maximum(Xtr[:, keep].var(0), 1e-12))
+    Zt = (Xtr[:, keep] - mu[keep]) / sd
+    Zs = (Xs[:, keep] - mu[keep]) / sd
+    Vt = np.linalg.svd(Zt, full_matrices=False)[2]
+    k = min(10, Vt.shape[0])
+    pc_r, pc_s = Zt @ Vt[:k].T, Zs @ Vt[:k].T
+    psd = pc_r.std(0)
+    fid["pca_centroid_dist"] = float(np.sqrt((((pc_s.mean(0) - pc_r.mean(0)) / psd) ** 2).sum()))
+    fid["pca_sd_ratio_pc1"] = float(pc_s[:, 0].std() / psd[0])
+    fid["pca_sd_ratio_pc2"] = float(pc_s[:, 1].std() / psd[1]) if k > 1 else np.nan
+    fid["classifier_auc"] = _classifier_auc(pc_r, pc_s, rng)
+    pca = pd.DataFrame(
+        {
+            "PC1": np.concatenate([pc_r[:, 0], pc_s[:, 0]]),
+            "PC2": np.concatenate([pc_r[:, 1] if k > 1 else 0 * pc_r[:, 0], pc_s[:, 1] if k > 1 else 0 * pc_s[:, 0]]),
+            "source": ["real"] * len(pc_r) + ["synthetic"] * len(pc_s),
+        }
+    )
+    qs = [0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99, 0.999]
+    kin = pd.DataFrame(
+        {"quantile": qs, "real": _kin_quantiles(Xtr, keep, qs), "synthetic": _kin_quantiles(Xs, keep, qs)}
+    )
+    fid["kinship_p99_real"] = float(kin["real"].iloc[-2])
+    fid["kinship_p99_synthetic"] = float(kin["synthetic"].iloc[-2])
+    af_tab = pd.DataFrame({"af_real": af_r, "af_synthetic": af_s}, index=real.var_names)
+
+    # ---------------- privacy
+    priv, dist_tab = _privacy(Xr, Xs, ho_mask, var, window, n_segment_neighbours, rng)
+    tables = {
+        "gwas": gwas_tab,
+        "gwas_agreement": agreement,
+        "fidelity": pd.DataFrame({"value": pd.Series(fid)}),
+        "ld_decay": ld_decay,
+        "kinship": kin,
+        "af": af_tab,
+        "pca": pca,
+        "privacy": pd.DataFrame({"value": pd.Series(priv)}),
+        "distances": dist_tab,
+    }
+    synthetic.uns[key_added] = {
+        "params": {
+            "phenotype": phenotype,
+            "covariates": covariates,
+            "method": method,
+            "thresholds": thresholds,
+            "n_subsamples": int(n_subsamples),
+            "subsample_fraction": float(subsample_fraction),
+            "locus_gap": float(locus_gap),
+            "ld_max_dist": float(ld_max_dist),
+            "window": int(window),
+            "n_holdout": int(ho_mask.sum()),
+        },
+        **tables,
+    }
+    logger.info("synthesis report written to uns[%r]", key_added)
+    return tables
+
+
+def _holdout_mask(real: AnnData, holdout) -> np.ndarray:
+    if holdout is None:
+        return np.zeros(real.n_obs, dtype=bool)
+    if isinstance(holdout, str):
+        if holdout not in real.obs.columns:
+            msg = f"holdout column {holdout!r} not found in real.obs."
+            raise ValueError(msg)
+        mask = real.obs[holdout].to_numpy().astype(bool)
+    else:
+        arr = np.asarray(holdout)
+        if arr.dtype == bool:
+            if arr.shape != (real.n_obs,):
+                msg = f"A boolean holdout mask needs length {real.n_obs}, got {arr.shape}."
+                raise ValueError(msg)
+            mask = arr
+        else:
+            names = pd.Index(arr.astype(str))
+            bad = names.difference(real.obs_names)
+            if len(bad):
+                msg = f"holdout names not in real.obs_names: {list(bad[:5])}."
+                raise ValueError(msg)
+            mask = real.obs_names.isin(names)
+    if mask.all():
+        msg = "holdout covers every real individual; at least one must be a training individual."
+        raise ValueError(msg)
+    return mask
+
+
+def _kin_quantiles(X: np.ndarray, keep: np.ndarray, qs: list[float]) -> list[float]:
+    Z = X[:, keep] - X[:, keep].mean(0)
+    K = Z @ Z.T / keep.sum()
+    iu = np.triu_indices(len(K), 1)
+    return list(np.quantile(K[iu], qs))
+
+
+def _classifier_auc(pc_r: np.ndarray, pc_s: np.ndarray, rng: np.random.Generator) -> float:
+    """Cross-validated AUC of a logistic regression telling real from synthetic on the top PCs."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    Xc = np.vstack([pc_r, pc_s])
+    y = np.r_[np.zeros(len(pc_r)), np.ones(len(pc_s))]
+    cv = StratifiedKFold(5, shuffle=True, random_state=child_seed(rng))
+    prob = cross_val_predict(LogisticRegression(max_iter=1000), Xc, y, cv=cv, method="predict_proba")[:, 1]
+    return _auc(prob[y == 1], prob[y == 0])
+
+
+def _privacy(Xr, Xs, ho_mask, var, window, n_nb, rng) -> tuple[dict, pd.DataFrame]:
+    from ._api import chrom_layout
+
+    Xtr, Xho = Xr[~ho_mask], Xr[ho_mask]
+    d_st = _sqdist(Xs, Xtr)
+    d_tt = _sqdist(Xtr, Xtr)
+    np.fill_diagonal(d_tt, np.inf)
+    nn_tt = d_tt.min(1)
+    d_ss = _sqdist(Xs, Xs)
+    np.fill_diagonal(d_ss, np.inf)
+    dcr_train = d_st.min(1)
+    d_all_real = d_st if not ho_mask.any() else np.hstack([d_st, _sqdist(Xs, Xho)])
+    p05 = float(np.quantile(nn_tt, 0.05))
+    priv = {
+        "exact_copies": int((d_all_real.min(1) < 1e-9).sum()),
+        "near_copies": int((d_all_real.min(1) < p05).sum()),
+        "min_syn_real_dist": float(d_all_real.min()),
+        "real_nn_dist_p05": p05,
+        "dcr_train_median": float(np.median(dcr_train)),
+    }
+    # nearest-neighbour adversarial accuracy (Yale et al. 2020), training vs synthetic
+    d_ts = d_st.min(0)
+    aa_t = np.mean(d_ts > nn_tt)
+    aa_s = np.mean(dcr_train > d_ss.min(1))
+    priv["nn_adversarial_accuracy"] = float(0.5 * (aa_t + aa_s))
+    kinds = [("syn->train", dcr_train), ("real->real", nn_tt)]
+    order, slices, _, _ = chrom_layout(var)
+    codes_r = np.clip(np.rint(Xr[:, order]), 0, 2).astype(np.int8)
+    codes_s = np.clip(np.rint(Xs[:, order]), 0, 2).astype(np.int8)
+    share = window_match_share(codes_r, codes_s, slices, window)
+    if ho_mask.any():
+        d_sh = _sqdist(Xs, Xho)
+        priv["dcr_holdout_median"] = float(np.median(d_sh.min(1)))
+        kinds.append(("syn->holdout", d_sh.min(1)))
+        # membership inference: training members should not be closer to the synthetic cohort
+        d_rs = np.concatenate([d_st.min(0), d_sh.min(0)])
+        is_tr = np.r_[np.ones((~ho_mask).sum(), bool), np.zeros(ho_mask.sum(), bool)]
+        priv["mia_auc_nn"] = _auc(-d_rs[is_tr], -d_rs[~is_tr])
+        sh = np.concatenate([share[~ho_mask], share[ho_mask]])
+        priv["mia_auc_window"] = _auc(sh[is_tr], sh[~is_tr])
+        # the same segment statistic between holdout and training individuals (real-real baseline)
+        d_ht = _sqdist(Xho, Xtr)
+        nb = np.argsort(d_ht, axis=1)[:, :n_nb]
+        cr_tr, cr_ho = codes_r[~ho_mask], codes_r[ho_mask]
+        priv["longest_identical_segment_real"] = int(
+            np.median([max(longest_identical_run(cr_ho[i], cr_tr[j], slices) for j in nb[i]) for i in range(len(nb))])
+        )
+    else:
+        priv["dcr_holdout_median"] = np.nan
+        priv["mia_auc_nn"] = np.nan
+        priv["mia_auc_window"] = np.nan
+        priv["longest_identical_segment_real"] = np.nan
+    cr_tr = codes_r[~ho_mask]
+    nb = np.argsort(d_st, axis=1)[:, :n_nb]
+    runs = [max(longest_identical_run(codes_s[i], cr_tr[j], slices) for j in nb[i]) for i in range(len(nb))]
+    priv["longest_identical_segment"] = int(np.max(runs))
+    priv["longest_identical_segment_median"] = float(np.median(runs))
+    priv["window"] = int(window)
+    dist_tab = pd.concat([pd.DataFrame({"kind": k, "distance": v}) for k, v in kinds], ignore_index=True)
+    return priv, dist_tab
+
+
+__all__ = ["synthesis_report"]
