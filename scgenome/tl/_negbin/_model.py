@@ -48,40 +48,52 @@ class Counts:
         return Counts(self.y[idx], self.lgamma_y1[idx])
 
 
-#: Above this NB size the differences of gamma-function values use their asymptotic series.
-_LARGE = 10.0
+#: Above this NB size the differences of gamma-function values use their asymptotic series
+#: (below it the direct differences lose less than 1e-12 to cancellation).
+_LARGE = 1e3
+
+
+def _split(direct, series, y: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    """Evaluate ``direct`` where ``r < _LARGE`` and ``series`` elsewhere, each on its own entries only."""
+    big = r >= _LARGE
+    if not big.any():
+        return direct(y, r)
+    if big.all():
+        return series(y, r)
+    out = torch.empty_like(r)
+    out[big] = series(y[big], r[big])
+    small = ~big
+    out[small] = direct(y[small], r[small])
+    return out
+
+
+def _lgamma_series(y: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    yr = y + r
+    corr = (1 / yr - 1 / r) / 12 - (yr.pow(-3) - r.pow(-3)) / 360
+    return (r - 0.5) * torch.log1p(y / r) + y * torch.log(yr) - y + corr
+
+
+def _lgamma_direct(y: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    return torch.lgamma(y + r) - torch.lgamma(r)
+
+
+def _digamma_series(y: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    yr = y + r
+    return torch.log1p(y / r) + y / (2 * r * yr) + y * (2 * r + y) / (12 * (r * yr) ** 2)
+
+
+def _digamma_direct(y: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    return torch.digamma(y + r) - torch.digamma(r)
 
 
 def _lgamma_diff(y: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
     """``lgamma(y + r) - lgamma(r)`` without the cancellation of large ``r`` (Stirling series)."""
-    big = r >= _LARGE
-    rs = torch.where(big, r, torch.full_like(r, _LARGE))
-    yr = y + rs
-
-    def corr(x):
-        x2 = x * x
-        return 1 / (12 * x) - 1 / (360 * x * x2) + 1 / (1260 * x * x2 * x2)
-
-    series = (rs - 0.5) * torch.log1p(y / rs) + y * torch.log(yr) - y + corr(yr) - corr(rs)
-    direct = torch.lgamma(y + r) - torch.lgamma(r)
-    return torch.where(big, series, direct)
+    return _split(_lgamma_direct, _lgamma_series, y, r)
 
 
 def _digamma_diff(y: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
     """``digamma(y + r) - digamma(r)`` without the cancellation of large ``r`` (asymptotic series)."""
-    big = r >= _LARGE
-    rs = torch.where(big, r, torch.full_like(r, _LARGE))
-    yr = y + rs
-    inv_a, inv_b = 1 / yr, 1 / rs
-    series = (
-        torch.log1p(y / rs)
-        + y / (2 * rs * yr)
-        + y * (2 * rs + y) / (12 * rs * rs * yr * yr)
-        + (inv_a**4 - inv_b**4) / 120
-        - (inv_a**6 - inv_b**6) / 252
-    )
-    direct = torch.digamma(y + r) - torch.digamma(r)
-    return torch.where(big, series, direct)
+    return _split(_digamma_direct, _digamma_series, y, r)
 
 
 def _trigamma_diff(y: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
