@@ -19,6 +19,7 @@ from ._logging import logger
 STEPS: list[tuple[str, str]] = [
     ("gwas", "scgenome._demo_gwas:step"),
     ("ems", "scgenome.tl._ems._demo:step"),
+    ("negbin", "scgenome.tl._negbin._demo:step"),
 ]
 
 

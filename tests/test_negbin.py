@@ -419,3 +419,14 @@ def test_pbmc3k_converges_and_sample_matches(data_path):
     assert np.median(rel_mean) < 0.03
     assert np.median(rel_var) < 0.2  # measured 0.13-0.15: a one-size NB is only approximately right on real data
     assert np.corrcoef(np.log(s.var(0)), np.log(y.var(0)))[0, 1] > 0.95  # measured 0.98
+
+
+def test_demo_step(tmp_path):
+    from scgenome.tl._negbin._demo import step
+
+    lines = step(tmp_path, np.random.default_rng(0))
+    assert "60 converged" in lines[0]
+    assert (tmp_path / "negbin.png").stat().st_size > 1000
+    table = pd.read_csv(tmp_path / "negbin_x_wald.csv", index_col=0)
+    assert table.shape[0] == 60
+    assert np.abs(table["estimate"] - table["true"]).mean() < 0.05
