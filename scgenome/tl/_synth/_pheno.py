@@ -204,13 +204,36 @@ def _liability(eta: np.ndarray, noise: np.ndarray, prevalence: float) -> np.ndar
     return (liab > thr).astype(np.float64)
 
 
+def _latent_scores(c: np.ndarray) -> np.ndarray:
+    """Normal scores of one column: ``E[Z | Z in the rank interval of the value]`` (ties share an interval)."""
+    n = len(c)
+    vals, inv, counts = np.unique(c, return_inverse=True, return_counts=True)
+    hi = np.cumsum(counts) / n
+    lo = hi - counts / n
+    a, b = stats.norm.ppf(lo), stats.norm.ppf(hi)
+    with np.errstate(invalid="ignore"):
+        mean = (stats.norm.pdf(a) - stats.norm.pdf(b)) / np.maximum(hi - lo, 1e-300)
+    return mean[inv]
+
+
 def copula_fit(C: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Gaussian copula of the columns of ``C`` (rows complete): correlation of normal scores, sorted marginals."""
-    n = C.shape[0]
-    Zs = np.column_stack([stats.norm.ppf((stats.rankdata(c) - 0.5) / n) for c in C.T]) if C.size else np.zeros((n, 0))
-    R = np.corrcoef(Zs, rowvar=False) if C.shape[1] > 1 else np.ones((C.shape[1], C.shape[1]))
-    R = np.atleast_2d(R)
-    return R, [np.sort(c) for c in C.T]
+    """Gaussian copula of the columns of ``C`` (complete rows): latent correlation and sorted marginals.
+
+    Each column becomes its conditional-mean normal scores; their correlation is divided by the scores'
+    standard deviations, which undoes the attenuation by ties (binary columns: the biserial correction).
+    """
+    q = C.shape[1]
+    if q == 0:
+        return np.zeros((0, 0)), []
+    Z = np.column_stack([_latent_scores(c) for c in C.T])
+    sd = Z.std(0)
+    R = np.atleast_2d(np.cov(Z, rowvar=False, bias=True)) / np.outer(sd, sd)
+    R = np.clip(R / np.outer(sd, sd), -0.99, 0.99) if q > 1 else np.ones((1, 1))
+    np.fill_diagonal(R, 1.0)
+    w, V = np.linalg.eigh(R)
+    R = (V * np.clip(w, 1e-6, None)) @ V.T
+    d = np.sqrt(np.diag(R))
+    return R / np.outer(d, d), [np.sort(c) for c in C.T]
 
 
 def copula_sample(R: np.ndarray, marginals: list[np.ndarray], m: int, rng: np.random.Generator) -> np.ndarray:
@@ -218,7 +241,7 @@ def copula_sample(R: np.ndarray, marginals: list[np.ndarray], m: int, rng: np.ra
     q = len(marginals)
     if q == 0:
         return np.zeros((m, 0))
-    Lc = np.linalg.cholesky(R + 1e-9 * np.eye(q))
+    Lc = np.linalg.cholesky(R + 1e-9 * np.eye(q))  # R is positive definite (eigenvalues clipped)
     U = stats.norm.cdf(rng.standard_normal((m, q)) @ Lc.T)
     out = np.empty((m, q))
     for j, srt in enumerate(marginals):

@@ -1,0 +1,271 @@
+from __future__ import annotations
+
+import matplotlib as mpl
+import numpy as np
+import pandas as pd
+import pytest
+
+import scgenome as sg
+from scgenome.tl._synth._pheno import copula_fit, copula_sample
+from scgenome.tl._synth._report import hit_prf, locus_prf, longest_identical_run, window_match_share
+
+mpl.use("Agg")
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    return sg.datasets.simulate_cohort(
+        n_individuals=260, n_snps=900, n_chromosomes=3, n_causal=3, heritability=0.6, rng=1
+    )
+
+
+@pytest.fixture(scope="module")
+def split(cohort):
+    hold = np.zeros(cohort.n_obs, bool)
+    hold[np.random.default_rng(0).choice(cohort.n_obs, 40, replace=False)] = True
+    real = cohort.copy()
+    real.obs["holdout"] = hold
+    return real, real[~hold].copy()
+
+
+@pytest.fixture(scope="module")
+def synth(split):
+    _, train = split
+    return sg.tl.synthesize(
+        train,
+        phenotypes=["pheno", "pheno_binary"],
+        covariates=["sex", "age"],
+        n_individuals=260,
+        n_states=8,
+        n_iter=4,
+        rng=0,
+    )
+
+
+@pytest.fixture(scope="module")
+def report(split, synth):
+    real, _ = split
+    syn = synth.copy()
+    tabs = sg.tl.synthesis_report(real, syn, phenotype="pheno", holdout="holdout", n_subsamples=2, rng=0)
+    return syn, tabs
+
+
+def test_synthesize_form(split, synth):
+    _, train = split
+    assert synth.n_obs == 260
+    assert list(synth.var_names) == list(train.var_names)
+    pd.testing.assert_frame_equal(synth.var, train.var)
+    assert synth.X.dtype == train.X.dtype
+    assert set(np.unique(synth.X)) <= {0.0, 1.0, 2.0}
+    assert not set(synth.obs_names) & set(train.obs_names)
+    for c in ["pheno", "pheno_binary", "sex", "age", "synth_group"]:
+        assert c in synth.obs
+    assert set(synth.obs["pheno_binary"].dropna().unique()) <= {0.0, 1.0}
+    uns = synth.uns["synthesis"]
+    assert uns["params"]["n_states"] == 8
+    assert uns["phenotype_models"]["pheno_binary"]["binary"] is True
+    assert uns["phenotype_models"]["pheno"]["binary"] is False
+
+
+def test_reproducible_and_seed_dependent(split):
+    _, train = split
+    sub = train[:, :200].copy()
+    a = sg.tl.synthesize(sub, phenotypes="pheno", n_states=6, n_iter=2, rng=3)
+    b = sg.tl.synthesize(sub, phenotypes="pheno", n_states=6, n_iter=2, rng=3)
+    c = sg.tl.synthesize(sub, phenotypes="pheno", n_states=6, n_iter=2, rng=4)
+    np.testing.assert_array_equal(a.X, b.X)
+    pd.testing.assert_frame_equal(a.obs, b.obs)
+    assert not np.array_equal(a.X, c.X)
+
+
+def test_errors_leave_input_unchanged(split):
+    _, train = split
+    before = train.copy()
+    with pytest.raises(ValueError, match="nope"):
+        sg.tl.synthesize(train, phenotypes="nope")
+    with pytest.raises(ValueError, match="n_states"):
+        sg.tl.synthesize(train, n_states=1)
+    with pytest.raises(ValueError, match="recombination_scale"):
+        sg.tl.synthesize(train, recombination_scale=0)
+    bad = train.copy()
+    bad.obs["txt"] = "a"
+    with pytest.raises(ValueError, match="numeric"):
+        sg.tl.synthesize(bad, phenotypes="txt")
+    np.testing.assert_array_equal(train.X, before.X)
+    pd.testing.assert_frame_equal(train.obs, before.obs)
+    assert set(train.uns) == set(before.uns)
+
+
+def test_fidelity_on_simulation(report):
+    _, tabs = report
+    fid = tabs["fidelity"]["value"]
+    assert fid["af_corr"] > 0.98
+    assert fid["af_rmse"] < 0.04
+    assert fid["ld_r2_corr"] > 0.8
+    assert abs(fid["het_real"] - fid["het_synthetic"]) < 0.02
+    # the genetic model keeps the heritability (null-model PVE) of the real cohort (the PVE SE is about 0.12 at n = 260)
+    assert abs(fid["pve_diff"]) < 0.3
+    assert fid["classifier_auc"] < 0.7
+
+
+def test_concordance_on_simulation(report, split):
+    real, _ = split
+    _, tabs = report
+    g = tabs["gwas"].set_index(["level", "threshold"])
+    # the simulated causal loci are strong: every real locus at 1e-5 is found again
+    assert g.loc[("locus", 1e-5), "n_real"] >= 1
+    assert g.loc[("locus", 1e-5), "recall"] == 1.0
+    assert g.loc[("locus", 1e-5), "precision"] >= 0.5
+    agr = tabs["gwas_agreement"]
+    assert agr.loc["synthetic", "sign_agreement"] > 0.9
+
+
+def test_privacy_on_simulation(report):
+    _, tabs = report
+    priv = tabs["privacy"]["value"]
+    assert priv["exact_copies"] == 0
+    assert priv["near_copies"] == 0
+    assert priv["min_syn_real_dist"] > priv["real_nn_dist_p05"]
+    assert priv["mia_auc_nn"] < 0.65
+    assert priv["mia_auc_window"] < 0.65
+
+
+def test_privacy_attacks_detect_copies(split):
+    """Sanity of the attacks: a 'synthetic' cohort of copied training genomes must be caught."""
+    real, train = split
+    import anndata as ad
+
+    copies = ad.AnnData(train.X.copy(), obs=train.obs[["pheno"]].copy(), var=train.var.copy())
+    copies.obs_names = [f"c{i}" for i in range(copies.n_obs)]
+    tabs = sg.tl.synthesis_report(real, copies, phenotype="pheno", holdout="holdout", n_subsamples=1, rng=0)
+    priv = tabs["privacy"]["value"]
+    assert priv["exact_copies"] == train.n_obs
+    assert priv["mia_auc_nn"] > 0.95
+    assert priv["mia_auc_window"] > 0.8
+    assert priv["longest_identical_segment"] >= 290  # a whole chromosome
+
+
+def test_binary_trait_with_binary_covariate(split, synth):
+    real, train = split
+    prev_r = np.nanmean(train.obs["pheno_binary"])
+    prev_s = np.nanmean(synth.obs["pheno_binary"])
+    assert abs(prev_r - prev_s) < 0.03
+    assert abs(train.obs["sex"].mean() - synth.obs["sex"].mean()) < 0.08
+    assert set(synth.obs["sex"].unique()) <= {0.0, 1.0}
+    syn = synth.copy()
+    tabs = sg.tl.synthesis_report(
+        real, syn, phenotype="pheno_binary", covariates="sex", holdout="holdout", n_subsamples=1, rng=0
+    )
+    fid = tabs["fidelity"]["value"]
+    assert np.isfinite(fid["pve_synthetic"])
+    assert abs(fid["pve_diff"]) < 0.2
+    assert syn.uns["synthesis_report"]["params"]["covariates"] == ["sex"]
+
+
+def test_copula_truth():
+    rng = np.random.default_rng(0)
+    z = rng.multivariate_normal([0, 0], [[1, 0.6], [0.6, 1]], size=4000)
+    C = np.column_stack([(z[:, 0] > 0.5).astype(float), np.exp(z[:, 1])])
+    R, marg = copula_fit(C)
+    S = copula_sample(R, marg, 4000, rng)
+    assert set(np.unique(S[:, 0])) == {0.0, 1.0}
+    assert abs(S[:, 0].mean() - C[:, 0].mean()) < 0.03
+    assert abs(np.median(S[:, 1]) - np.median(C[:, 1])) < 0.1
+    from scipy.stats import spearmanr
+
+    assert abs(spearmanr(S[:, 0], S[:, 1])[0] - spearmanr(C[:, 0], C[:, 1])[0]) < 0.05
+
+
+def test_metric_helpers():
+    p_real = np.array([1e-9, 1e-9, 1e-6, 0.5, 0.5, np.nan])
+    p_syn = np.array([1e-9, 0.5, 1e-6, 1e-9, 0.5, 1e-9])
+    r = hit_prf(p_real, p_syn, 1e-5)
+    assert (r["n_real"], r["n_other"]) == (3, 4)
+    assert r["precision"] == pytest.approx(2 / 4)
+    assert r["recall"] == pytest.approx(2 / 3)
+    assert r["f1"] == pytest.approx(2 * 2 / 7)
+    coord = np.array([0.0, 1.0, 2.0, 50.0, 60.0, 100.0])
+    chrom = np.array(["1"] * 6)
+    lr = locus_prf(p_real, p_syn, coord, chrom, 1e-5, gap=5.0)
+    assert lr["n_real"] == 1
+    assert lr["recall"] == 1.0
+    assert lr["precision"] == pytest.approx(1 / 3)
+    a = np.array([0, 1, 2, 2, 2, 1, 0, 0], np.int8)
+    b = np.array([0, 1, 2, 2, 0, 1, 0, 0], np.int8)
+    assert longest_identical_run(a, b, [slice(0, 8)]) == 4
+    assert longest_identical_run(a, b, [slice(0, 3), slice(3, 8)]) == 3
+    real = np.array([[0, 1, 2, 0], [2, 2, 2, 2]], np.int8)
+    syn = np.array([[0, 1, 1, 1], [2, 2, 2, 2]], np.int8)
+    np.testing.assert_allclose(window_match_share(real, syn, [slice(0, 4)], 2), [0.5, 1.0])
+
+
+def test_mudata_roundtrip(split):
+    mudata = pytest.importorskip("mudata")
+    import anndata as ad
+
+    _, train = split
+    sub = train[:, :200].copy()
+    pheno = ad.AnnData(sub.obs[["pheno", "sex"]].to_numpy(dtype=np.float32), obs=pd.DataFrame(index=sub.obs_names))
+    pheno.var_names = ["pheno", "sex"]
+    geno = ad.AnnData(sub.X, obs=pd.DataFrame(index=sub.obs_names), var=sub.var)
+    md = mudata.MuData({"geno": geno, "pheno": pheno})
+    out = sg.tl.synthesize(md, phenotypes="pheno", covariates="sex", n_states=6, n_iter=2, rng=0)
+    assert isinstance(out, mudata.MuData)
+    assert set(out.mod) == {"geno", "pheno"}
+    assert list(out["pheno"].var_names) == ["pheno", "sex"]
+    assert out["geno"].n_vars == 200
+
+
+def test_get_and_plot(report):
+    syn, _ = report
+    df = sg.get.synthesis_report_df(syn, "ld_decay")
+    assert {"distance", "r2_real", "r2_synthetic"} <= set(df.columns)
+    with pytest.raises(ValueError, match="Unknown table"):
+        sg.get.synthesis_report_df(syn, "nope")
+    axes = sg.pl.synthesis_report(syn, show=False)
+    assert len(axes) == 4
+    assert len(axes[0].collections[0].get_offsets()) == syn.n_vars  # AF scatter: one point per SNP
+    assert len(axes[1].get_lines()) == 2  # LD decay real and synthetic
+    assert len(axes[2].collections) == 2  # PCA: real and synthetic
+    n_pca = sum(len(c.get_offsets()) for c in axes[2].collections)
+    pca = sg.get.synthesis_report_df(syn, "pca")
+    assert n_pca == len(pca)
+    assert (pca["source"] == "synthetic").sum() == syn.n_obs
+    labels = [t.get_text() for t in axes[3].get_legend().get_texts()]
+    assert "syn->train" in labels
+    assert "syn->holdout" in labels
+    fig = sg.pl.synthesis_report(syn, panels=("af",), return_fig=True)
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    assert buf.getbuffer().nbytes > 1000
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_hs1940_reduced(data_path):
+    d = data_path("mouse-hs1940")
+    g = sg.io.read_bimbam(
+        d / "mouse_hs1940.geno.txt.gz", d / "mouse_hs1940.pheno.txt.gz", d / "mouse_hs1940.anno.txt.gz"
+    )
+    g = g[:, g.var["chrom"].astype(str).isin(["15", "16", "17", "18", "19"])].copy()
+    rng = np.random.default_rng(0)
+    hold = np.zeros(g.n_obs, bool)
+    hold[rng.choice(g.n_obs, g.n_obs // 10, replace=False)] = True
+    g.obs["holdout"] = hold
+    syn = sg.tl.synthesize(g[~hold].copy(), phenotypes="pheno1", n_individuals=g.n_obs, n_iter=5, rng=0)
+    tabs = sg.tl.synthesis_report(g, syn, phenotype="pheno1", holdout="holdout", n_subsamples=2, rng=0)
+    gw = tabs["gwas"].set_index(["level", "threshold"])
+    # the chr 17 CD8 locus is found, and nothing else
+    assert gw.loc[("locus", 1e-5), "recall"] == 1.0
+    assert gw.loc[("locus", 1e-5), "precision"] >= 0.5
+    assert gw.loc[("snp", 1e-8), "recall"] >= 0.8
+    fid = tabs["fidelity"]["value"]
+    assert fid["af_corr"] > 0.99
+    assert fid["ld_r2_corr"] > 0.9
+    assert abs(fid["pve_diff"]) < 0.1
+    priv = tabs["privacy"]["value"]
+    assert priv["near_copies"] == 0
+    assert priv["mia_auc_nn"] < 0.6
+    assert priv["mia_auc_window"] < 0.6
