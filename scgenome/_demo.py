@@ -20,6 +20,7 @@ STEPS: list[tuple[str, str]] = [
     ("gwas", "scgenome._demo_gwas:step"),
     ("ems", "scgenome.tl._ems._demo:step"),
     ("negbin", "scgenome.tl._negbin._demo:step"),
+    ("synthesize", "scgenome.tl._synth._demo:step"),
 ]
 
 

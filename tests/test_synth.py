@@ -108,8 +108,7 @@ def test_fidelity_on_simulation(report):
     assert fid["classifier_auc"] < 0.7
 
 
-def test_concordance_on_simulation(report, split):
-    real, _ = split
+def test_concordance_on_simulation(report):
     _, tabs = report
     g = tabs["gwas"].set_index(["level", "threshold"])
     # the simulated causal loci are strong: every real locus at 1e-5 is found again

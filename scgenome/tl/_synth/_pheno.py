@@ -205,9 +205,9 @@ def _liability(eta: np.ndarray, noise: np.ndarray, prevalence: float) -> np.ndar
 
 
 def _latent_scores(c: np.ndarray) -> np.ndarray:
-    """Normal scores of one column: ``E[Z | Z in the rank interval of the value]`` (ties share an interval)."""
+    """Return the normal scores of one column: ``E[Z | Z in the rank interval of the value]``."""
     n = len(c)
-    vals, inv, counts = np.unique(c, return_inverse=True, return_counts=True)
+    _, inv, counts = np.unique(c, return_inverse=True, return_counts=True)
     hi = np.cumsum(counts) / n
     lo = hi - counts / n
     a, b = stats.norm.ppf(lo), stats.norm.ppf(hi)
