@@ -112,6 +112,16 @@ def _newton_direction(g: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
     return step * torch.clamp(_MAX_STEP / size.clamp_min(1e-300), max=1.0)
 
 
+def _se_from_hessian(h: torch.Tensor) -> torch.Tensor:
+    """Square roots of the diagonal of ``(-H)^-1`` (NaN where ``-H`` is not positive definite)."""
+    info = -0.5 * (h + h.transpose(1, 2))
+    chol, bad = torch.linalg.cholesky_ex(info)
+    eye = torch.eye(h.shape[1], dtype=h.dtype, device=h.device).expand_as(info)
+    se = torch.sqrt(torch.diagonal(torch.cholesky_solve(eye, chol), dim1=1, dim2=2))
+    se[bad != 0] = float("nan")
+    return se
+
+
 def newton(
     counts: Counts,
     layout: _Layout,
@@ -121,8 +131,13 @@ def newton(
     *,
     max_iter: int,
     tol: float,
+    se_out: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Damped Newton with a per-gene line search; returns params, loglik, converged, n_iter."""
+    """Damped Newton with a per-gene line search; returns params, loglik, converged, n_iter.
+
+    When ``se_out`` is given, the standard errors of genes that converge are written into it from
+    the Hessian of the converging iteration (no extra pass).
+    """
     terms, loglik, _ = FAMILIES[family]
     n_genes = params.shape[0]
     params = params.clone()
@@ -145,6 +160,8 @@ def newton(
             done |= flat & (gmax <= tol**0.5)
         ll_all[active] = ll
         converged[active[done]] = True
+        if se_out is not None and done.any():
+            se_out[active[done]] = _se_from_hessian(h[done])
         keep = ~done
         if not keep.any():
             break
@@ -190,13 +207,7 @@ def standard_errors(
     terms = FAMILIES[family][0]
     _, d1, d2 = terms(counts, layout.etas(params, offset))
     _, h = layout.grad_hess(d1, d2)
-    info = -0.5 * (h + h.transpose(1, 2))
-    chol, bad = torch.linalg.cholesky_ex(info)
-    eye = torch.eye(layout.k, dtype=params.dtype, device=params.device).expand_as(info)
-    cov = torch.cholesky_solve(eye, chol)
-    se = torch.sqrt(torch.diagonal(cov, dim1=1, dim2=2))
-    se[bad != 0] = float("nan")
-    return se
+    return _se_from_hessian(h)
 
 
 def _project(designs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -252,7 +263,10 @@ def fit_chunk(
         nb_layout = _Layout(designs[:2])
         nb_params, _, _, _ = newton(counts, nb_layout, offset, params[:, : nb_layout.k], "nb", max_iter=20, tol=tol)
         params = torch.cat([nb_params, params[:, nb_layout.k :]], dim=1)
-    params, ll, conv, n_iter = newton(counts, layout, offset, params, family, max_iter=max_iter, tol=tol)
-    se = standard_errors(counts, layout, offset, params, family)
+    se = torch.full_like(params, float("nan"))
+    params, ll, conv, n_iter = newton(counts, layout, offset, params, family, max_iter=max_iter, tol=tol, se_out=se)
+    rest = (~conv | torch.isnan(se).all(dim=1)).nonzero()[:, 0]
+    if rest.numel():
+        se[rest] = standard_errors(counts.subset(rest), layout, offset, params[rest], family)
     conv = conv & torch.isfinite(ll) & torch.isfinite(params).all(1)
     return ChunkFit(params=params, se=se, loglik=ll, converged=conv, n_iter=n_iter)
