@@ -203,7 +203,7 @@ def optimise_lambda(
     which: str,
     start: float | np.ndarray | None = None,
     need_logl: bool = True,
-    tol: float = 1e-7,
+    tol: float = 1e-5,
     max_iter: int = 60,
 ):
     """Maximise the REML (``which="reml"``) or ML profile likelihood over lambda for every SNP, as GEMMA does.
