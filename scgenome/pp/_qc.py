@@ -16,6 +16,19 @@ if TYPE_CHECKING:
     from anndata import AnnData
 
 
+def block_stats(G: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Missing count, allele-1 frequency and monomorphic flag of each column of a dense block (NaN = missing)."""
+    miss = np.isnan(G)
+    nm = miss.sum(0)
+    n_obs = G.shape[0] - nm
+    total = (np.where(miss, 0, G) if nm.any() else G).sum(0, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        af = total / (2.0 * n_obs)
+    # fmax/fmin ignore NaN (missing); all-missing SNPs give NaN and count as monomorphic
+    mono = ~(np.fmax.reduce(G, axis=0) > np.fmin.reduce(G, axis=0))
+    return nm, af, mono
+
+
 def snp_stats(X, rows: np.ndarray | None, *, chunk_size: int = 2000) -> pd.DataFrame:
     """Per-SNP ``n_miss``, missing rate, allele-1 frequency and monomorphic flag over ``rows``."""
     p = X.shape[1]
@@ -24,16 +37,7 @@ def snp_stats(X, rows: np.ndarray | None, *, chunk_size: int = 2000) -> pd.DataF
     mono = np.ones(p, dtype=bool)
     n = X.shape[0] if rows is None else int(np.count_nonzero(rows)) if rows.dtype == bool else len(rows)
     for sl in iter_chunks(p, chunk_size):
-        G = genotype_block(X, rows, sl, dtype=np.float32)
-        miss = np.isnan(G)
-        nm = miss.sum(0)
-        n_obs = G.shape[0] - nm
-        total = (np.where(miss, 0, G) if nm.any() else G).sum(0, dtype=np.float64)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            af[sl] = total / (2.0 * n_obs)
-        # fmax/fmin ignore NaN (missing); all-missing SNPs give NaN and count as monomorphic
-        mono[sl] = ~(np.fmax.reduce(G, axis=0) > np.fmin.reduce(G, axis=0))
-        n_miss[sl] = nm
+        n_miss[sl], af[sl], mono[sl] = block_stats(genotype_block(X, rows, sl, dtype=np.float32))
     miss_rate = n_miss / max(n, 1)
     return pd.DataFrame({"n_miss": n_miss, "missing": miss_rate, "af": af, "monomorphic": mono})
 
@@ -136,4 +140,4 @@ def snp_qc(
     return None
 
 
-__all__ = ["qc_mask", "snp_qc", "snp_stats"]
+__all__ = ["block_stats", "qc_mask", "snp_qc", "snp_stats"]

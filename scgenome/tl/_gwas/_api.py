@@ -12,7 +12,7 @@ from ..._utils import progress
 from ..._validation import check_nonempty, check_obs_columns
 from ...pp._genotypes import genotype_block, iter_chunks
 from ...pp._kinship import kinship_sums
-from ...pp._qc import qc_mask, snp_stats
+from ...pp._qc import block_stats, qc_mask, snp_stats
 from ._model import eigen_kinship, fit_null, lambda_gc, lm_chunk, lmm_chunk
 
 if TYPE_CHECKING:
@@ -88,6 +88,34 @@ def _loco_kinships(gdata, kinship, K, qc_pass, chrom_of, chunk_size):
     sums, counts = kinship_sums(gdata.X, idx, groups=groups, chunk_size=chunk_size)
     total, p_tot = sums.sum(0), int(counts.sum())
     return {str(c): (total - sums[g]) / (p_tot - counts[g]) for g, c in enumerate(chroms)}
+
+
+def _linear_pass(X, rows, W, y, maf, max_missing, chunk_size):
+    """QC statistics and the linear-model tests of the passing SNPs in one pass over the genotypes."""
+    p = X.shape[1]
+    n = len(y)
+    n_miss = np.zeros(p, dtype=np.int64)
+    af = np.full(p, np.nan)
+    mono = np.ones(p, dtype=bool)
+    out = {f: np.full(p, np.nan) for f in ("beta", "se", "pval", "p_lrt", "p_score")}
+    r = None if rows.all() else rows
+    for sl in progress(list(iter_chunks(p, chunk_size)), desc="gwas (linear)"):
+        Gf = genotype_block(X, r, sl, dtype=np.float32)
+        n_miss[sl], af[sl], mono[sl] = block_stats(Gf)
+        a, m = af[sl], n_miss[sl] / n
+        keep = np.flatnonzero(~mono[sl] & (a >= maf) & (a <= 1.0 - maf) & (m <= max_missing))
+        if len(keep) == 0:
+            continue
+        G = Gf[:, keep].astype(np.float64)
+        miss = np.isnan(G)
+        if miss.any():
+            G = np.where(miss, np.nanmean(G, 0), G)
+        res = lm_chunk(W, y, G)
+        res["pval"] = res.pop("p_wald")
+        for f, v in res.items():
+            out[f][sl.start + keep] = v
+    stats_ = pd.DataFrame({"n_miss": n_miss, "missing": n_miss / max(n, 1), "af": af, "monomorphic": mono})
+    return stats_, out
 
 
 def gwas(
@@ -196,8 +224,12 @@ def gwas(
     rows, y, W = _design(gdata, phenotype, covariates)
     n, c = W.shape
 
-    # QC on the analysed individuals (GEMMA semantics)
-    stats_ = snp_stats(gdata.X, None if rows.all() else rows, chunk_size=chunk_size)
+    # QC on the analysed individuals (GEMMA semantics); the linear model tests in the same pass over X
+    lm_res = None
+    if method == "linear":
+        stats_, lm_res = _linear_pass(gdata.X, rows, W, y, maf, max_missing, chunk_size)
+    else:
+        stats_ = snp_stats(gdata.X, None if rows.all() else rows, chunk_size=chunk_size)
     qc_pass = (qc_mask(stats_, maf, max_missing) == "").to_numpy()
     tested = np.flatnonzero(qc_pass)
     if len(tested) == 0:
@@ -226,7 +258,11 @@ def gwas(
         groups = [(None, tested, K_full)]
 
     null_models = {}
-    bar = progress(total=len(tested), desc=f"gwas ({method})", unit="SNP")
+    if lm_res is not None:
+        for f, v in lm_res.items():
+            res[f][tested] = v[tested]
+        groups = []
+    bar = progress(total=len(tested), desc=f"gwas ({method})", unit="SNP", **({} if groups else {"disable": True}))
     for chrom, idx_g, K in groups:
         if method == "lmm":
             evals, U = eigen_kinship(K[np.ix_(rows, rows)])
