@@ -43,18 +43,23 @@ def ensure_tools() -> None:
 
 
 def run(cmd: list[str], env: dict, cwd: Path, log: Path) -> tuple[float, float]:
-    """Run ``cmd``; return wall seconds and peak RSS (MiB) of that process."""
+    """Run ``cmd`` under ``/usr/bin/time``; return wall seconds and the peak RSS (MiB) of that process.
+
+    (``os.wait4`` of a direct child would report at least this script's own RSS: Linux keeps the high-water
+    mark across fork + exec, so the small ``time`` process is the parent instead.)
+    """
+    rss_file = cwd / ".maxrss"
+    full = ["/usr/bin/time", "-f", "%M", "-o", str(rss_file), *map(str, cmd)]
     t0 = time.perf_counter()
     with log.open("ab") as fh:
         fh.write(("\n$ " + " ".join(map(str, cmd)) + "\n").encode())
         fh.flush()
-        proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT)
-        _, status, rusage = os.wait4(proc.pid, 0)
+        code = subprocess.run(full, env=env, cwd=cwd, stdout=fh, stderr=subprocess.STDOUT, check=False).returncode
     wall = time.perf_counter() - t0
-    if os.waitstatus_to_exitcode(status) != 0:
-        msg = f"command failed ({status}): {' '.join(map(str, cmd))}; see {log}"
+    if code != 0:
+        msg = f"command failed ({code}): {' '.join(map(str, cmd))}; see {log}"
         raise RuntimeError(msg)
-    return wall, rusage.ru_maxrss / 1024
+    return wall, int(rss_file.read_text().split()[-1]) / 1024
 
 
 SCG_SNIPPET = r"""
@@ -200,32 +205,37 @@ def prepare_hs1940(work: Path) -> dict:
     }
 
 
+SIM_SNIPPET = r"""
+import sys, time
+import numpy as np
+import scgenome as sg
+from bed_reader import to_bed
+n, p, prefix = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+t0 = time.perf_counter()
+g = sg.datasets.simulate_cohort(n, p, n_causal=20, heritability=0.5, rng=1)
+print(f"  simulated {n} x {p} in {time.perf_counter() - t0:.0f} s", flush=True)
+props = {
+    "fid": list(g.obs_names),
+    "iid": list(g.obs_names),
+    "sex": (g.obs["sex"].to_numpy().astype(int) + 1).tolist(),
+    "pheno": [f"{v:.8g}" for v in g.obs["pheno"]],
+    "chromosome": g.var["chrom"].astype(str).tolist(),
+    "sid": list(g.var_names),
+    "cm_position": g.var["cm"].to_numpy().tolist(),
+    "bp_position": g.var["pos"].astype("int64").tolist(),
+    "allele_1": g.var["allele1"].tolist(),
+    "allele_2": g.var["allele0"].tolist(),
+}
+to_bed(prefix + ".bed", np.asarray(g.X, dtype=np.float32), properties=props, count_A1=True)
+"""
+
+
 def prepare_sim(work: Path, n: int, p: int) -> dict:
-    from bed_reader import to_bed
-
-    import scgenome as sg
-
+    """Simulate a cohort in a separate process and write it as PLINK files (kept between runs)."""
     work.mkdir(parents=True, exist_ok=True)
     prefix = work / "sim"
     if not Path(f"{prefix}.bed").exists():
-        t0 = time.perf_counter()
-        g = sg.datasets.simulate_cohort(n, p, n_causal=20, heritability=0.5, rng=1)
-        print(f"  simulated {n} x {p} in {time.perf_counter() - t0:.0f} s", flush=True)
-        X = np.asarray(g.X, dtype=np.float32)
-        props = {
-            "fid": list(g.obs_names),
-            "iid": list(g.obs_names),
-            "sex": (g.obs["sex"].to_numpy().astype(int) + 1).tolist(),
-            "pheno": [f"{v:.8g}" for v in g.obs["pheno"]],
-            "chromosome": g.var["chrom"].astype(str).tolist(),
-            "sid": list(g.var_names),
-            "cm_position": g.var["cm"].to_numpy().tolist(),
-            "bp_position": g.var["pos"].astype("int64").tolist(),
-            "allele_1": g.var["allele1"].tolist(),
-            "allele_2": g.var["allele0"].tolist(),
-        }
-        to_bed(f"{prefix}.bed", X, properties=props, count_A1=True)
-        del g, X
+        subprocess.run([sys.executable, "-c", SIM_SNIPPET, str(n), str(p), str(prefix)], check=True)
     return {"scg_kind": "plink", "scg_src": prefix, "gemma": {"args": ["-bfile", str(prefix)]}, "bfile": prefix}
 
 
