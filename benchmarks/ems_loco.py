@@ -5,7 +5,7 @@ the same folds are run with
 
 * reference: model 5 (depth 6, l2_leaf_reg 3, learning_rate 0.03, fixed 1000 iterations, no
   early stopping, no calibration) -- the peer pipeline's parameters, fitted by CatBoost;
-* fast: the ``fast`` preset (32 borders, learning_rate 0.1, at most 300 iterations with early
+* fast: the ``fast`` preset (64 borders, learning_rate 0.06, at most 600 iterations with early
   stopping on an inner validation split of the training chromosomes, no calibration).
 
 Both use the same thread count (``--threads``, CatBoost ``thread_count`` through ``sg.settings.n_jobs``).

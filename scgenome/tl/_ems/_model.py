@@ -20,13 +20,13 @@ if TYPE_CHECKING:
 
 #: CatBoost parameters of the reference ("model 5" of the xQTL protocol).
 REFERENCE_PARAMS: dict[str, Any] = {"depth": 6, "l2_leaf_reg": 3.0, "learning_rate": 0.03, "iterations": 1000}
-#: The ``fast`` preset: fewer borders (histogram bins), a higher rate and fewer iterations.
+#: The ``fast`` preset: fewer borders (histogram bins), a higher rate, fewer iterations (with early stopping).
 FAST_PARAMS: dict[str, Any] = {
     "depth": 6,
     "l2_leaf_reg": 3.0,
-    "learning_rate": 0.1,
-    "iterations": 300,
-    "border_count": 32,
+    "learning_rate": 0.06,
+    "iterations": 600,
+    "border_count": 64,
 }
 PRESETS = {"reference": REFERENCE_PARAMS, "fast": FAST_PARAMS}
 DEFAULT_FEATURE_WEIGHTS: dict[str, float] = {"chrombpnet_positive": 10.0, "tf_positive": 10.0, "diff_*": 10.0}

@@ -72,7 +72,7 @@ def ems_train(
         CatBoost parameters overriding the preset (e.g. ``{"iterations": 300}``).
     preset
         ``"reference"``: model 5 (``depth=6, l2_leaf_reg=3, learning_rate=0.03, iterations=1000``);
-        ``"fast"``: 32 borders, ``learning_rate=0.1``, at most 300 iterations.
+        ``"fast"``: 64 borders, ``learning_rate=0.06``, at most 600 iterations.
     class_weights
         ``"balanced"`` (``n / (2 n_class)``), ``"pip"`` (balanced, positives also scaled by PIP as in
         scEEMS) or ``None``.
