@@ -337,7 +337,9 @@ def synthesize(
             locus = np.union1d(lead, np.where(near & (np.nan_to_num(pv, nan=1.0) < locus_pvalue))[0])
             pm = fit_pheno(Ximp, y, Wr, name=ph, lead_idx=locus, snp_idx=snp_idx, vg=vg, ve=ve, rng=rng)
             eig = _syn_kinship_eig(Xs, snp_idx)
-            ys = sample_pheno(pm, Xs, Ws, noise[:, j], target_beta=beta[locus] if exact_effects else None, eig=eig)
+            diag: dict = {}
+            tb = beta[locus] if exact_effects else None
+            ys = sample_pheno(pm, Xs, Ws, noise[:, j], target_beta=tb, eig=eig, diagnostics=diag)
             ys[pattern[:, j]] = np.nan
             obs[ph] = ys
             models[ph] = {
@@ -350,6 +352,7 @@ def synthesize(
                 "locus_effects_gls": pm.lead_effects.tolist(),
                 "covariate_effects": dict(zip(covariates, pm.cov_effects.tolist(), strict=True)),
                 "prevalence": pm.prevalence,
+                **diag,
             }
     obs["synth_group"] = syn_group
     obs = obs[[*phenotypes, *covariates, "synth_group"]]

@@ -34,6 +34,7 @@ class PhenoModel:
     ve: float
     trace_g: float  # mean eigenvalue of the double-centred real kinship
     prevalence: float = np.nan
+    locus_var: float = 0.0  # variance of the locus fixed effects in the real data
 
 
 def _gls_and_posterior(
@@ -112,6 +113,7 @@ def fit_pheno(
         ve=float(ve),
         trace_g=trace_g,
         prevalence=float(yo.mean()) if binary else np.nan,
+        locus_var=float(np.var(Xo[:, lead_idx] @ coef[1 + q :])) if len(lead_idx) else 0.0,
     )
 
 
@@ -132,6 +134,7 @@ def sample_pheno(
     *,
     target_beta: np.ndarray | None = None,
     eig: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    diagnostics: dict | None = None,
 ) -> np.ndarray:
     """Synthetic phenotype values from synthetic dosages ``Xs``, covariates ``Ws`` and standard-normal ``noise``.
 
@@ -163,8 +166,15 @@ def sample_pheno(
         XPX = All - A0l.T @ np.linalg.solve(A00, A0l)
         D = np.diag(XPX)
         M = XPX / D[:, None]
-        ridge = 1e-4 * np.trace(M.T @ M) / len(D)
-        beta = np.linalg.solve(M.T @ M + ridge * np.eye(len(D)), M.T @ np.asarray(target_beta, dtype=float))
+        tb = np.asarray(target_beta, dtype=float)
+        scale = np.trace(M.T @ M) / len(D)
+        # the smallest ridge whose locus variance stays within 25% of the real locus variance
+        for ridge in (1e-4, 1e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0):
+            beta = np.linalg.solve(M.T @ M + ridge * scale * np.eye(len(D)), M.T @ tb)
+            if np.var(Xl @ beta) <= 1.25 * model.locus_var:
+                break
+        if diagnostics is not None:
+            diagnostics["locus_ridge"] = float(ridge)
     lead = Xl @ beta
     trace_syn = float((Zs * Zs).sum() / m)
     target = model.vg * trace_syn
@@ -174,6 +184,15 @@ def sample_pheno(
     disc = 4 * cov * cov - 4 * vp * (vl - target)
     c = (-2 * cov + np.sqrt(disc)) / (2 * vp) if (vp > 0 and disc > 0) else 0.0
     c = max(c, 0.0)
+    if diagnostics is not None:
+        diagnostics.update(
+            {
+                "locus_var_real": model.locus_var,
+                "locus_var": float(vl),
+                "genetic_var_target": float(target),
+                "polygenic_scale": float(c),
+            }
+        )
     if model.binary:
         eta = Ws @ model.cov_effects + lead + c * g
         return _liability(eta, noise, model.prevalence)
