@@ -17,7 +17,7 @@ def tests(session: nox.Session) -> None:
 @nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
     session.install("ruff")
-    session.run("ruff", "check", "scgenome", "tests", "benchmarks", "noxfile.py")
+    session.run("ruff", "check", "scgenome", "tests", "benchmarks", "docs", "noxfile.py")
     session.run("ruff", "format", "--check", "scgenome", "tests", "benchmarks", "noxfile.py")
 
 

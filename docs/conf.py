@@ -6,7 +6,7 @@ import scgenome
 
 project = "scgenome"
 author = "scgenome developers"
-copyright = "2026, scgenome developers"  # noqa: A001
+copyright = "2026, scgenome developers"
 release = version = scgenome.__version__
 
 extensions = [
