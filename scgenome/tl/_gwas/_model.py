@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 from scipy import stats
 
@@ -46,6 +47,9 @@ class Rotated:
     X: np.ndarray
 
     def __post_init__(self) -> None:
+        self.W = np.ascontiguousarray(self.W, dtype=np.float64)
+        self.y = np.ascontiguousarray(self.y, dtype=np.float64)
+        self.XT = np.ascontiguousarray(self.X.T, dtype=np.float64)  # SNP-major copy for the compiled kernel
         c = self.W.shape[1]
         iu = np.triu_indices(c)
         self._iu = iu
@@ -65,7 +69,7 @@ class Rotated:
     def subset(self, idx: np.ndarray) -> Rotated:
         """Return the same data restricted to SNPs ``idx``."""
         out = object.__new__(Rotated)
-        out.W, out.y, out.X = self.W, self.y, self.X[:, idx]
+        out.W, out.y, out.X, out.XT = self.W, self.y, self.X[:, idx], self.XT[idx]
         out._iu, out.shared = self._iu, self.shared
         out.per_snp = [a[:, idx] for a in self.per_snp]
         return out
@@ -104,6 +108,122 @@ class Rotated:
         M[..., c, c] = ps[c]
         M[..., c, c + 1] = M[..., c + 1, c] = ps[c + 1]
         return M
+
+
+@numba.njit(cache=True, parallel=True)
+def _gram_own_lambda(XT, W, y, evals, lam, rows, logl):  # pragma: no cover - compiled
+    """Weighted Gram matrices of ``[W, x, y]`` for SNP rows ``rows`` of ``XT`` (SNPs x n), each at its own lambda.
+
+    One fused pass over the individuals per SNP: weights ``h = 1 / (lam e + 1)``, ``h^2``, ``h^3``; returns the
+    three (m, q, q) Gram matrices, ``sum h``, ``sum h^2`` and (when ``logl``) ``sum log(lam e + 1)``.
+    """
+    m = rows.shape[0]
+    n, c = W.shape
+    q = c + 2
+    G = np.zeros((3, m, q, q))
+    tr = np.zeros((3, m))
+    if c == 1:
+        _gram_own_lambda_c1(XT, W[:, 0].copy(), y, evals, lam, rows, logl, G, tr)
+        return G, tr
+    for j in numba.prange(m):
+        x = XT[rows[j]]
+        lj = lam[j]
+        acc = np.zeros((3, q, q))
+        v = np.empty(q)
+        s1 = 0.0
+        s2 = 0.0
+        sl = 0.0
+        for i in range(n):
+            d = lj * evals[i] + 1.0
+            h = 1.0 / d
+            h2 = h * h
+            h3 = h2 * h
+            s1 += h
+            s2 += h2
+            if logl:
+                sl += np.log(d)
+            for k in range(c):
+                v[k] = W[i, k]
+            v[c] = x[i]
+            v[c + 1] = y[i]
+            for a in range(q):
+                va = v[a]
+                for b in range(a, q):
+                    p = va * v[b]
+                    acc[0, a, b] += h * p
+                    acc[1, a, b] += h2 * p
+                    acc[2, a, b] += h3 * p
+        for t in range(3):
+            for a in range(q):
+                for b in range(a, q):
+                    G[t, j, a, b] = acc[t, a, b]
+                    G[t, j, b, a] = acc[t, a, b]
+        tr[0, j] = s1
+        tr[1, j] = s2
+        tr[2, j] = sl
+    return G, tr
+
+
+@numba.njit(cache=True, parallel=True, fastmath={"reassoc", "contract"})
+def _gram_own_lambda_c1(XT, w, y, evals, lam, rows, logl, G, tr):  # pragma: no cover - compiled
+    """:func:`_gram_own_lambda` for a single covariate column (scalar accumulators)."""
+    n = w.shape[0]
+    for j in numba.prange(rows.shape[0]):
+        x = XT[rows[j]]
+        lj = lam[j]
+        s1 = s2 = sl = 0.0
+        a_ww = a_wx = a_wy = a_xx = a_xy = a_yy = 0.0
+        b_ww = b_wx = b_wy = b_xx = b_xy = b_yy = 0.0
+        c_ww = c_wx = c_wy = c_xx = c_xy = c_yy = 0.0
+        for i in range(n):
+            d = lj * evals[i] + 1.0
+            h = 1.0 / d
+            h2 = h * h
+            h3 = h2 * h
+            s1 += h
+            s2 += h2
+            wi, xi, yi = w[i], x[i], y[i]
+            p_ww, p_wx, p_wy, p_xx, p_xy, p_yy = wi * wi, wi * xi, wi * yi, xi * xi, xi * yi, yi * yi
+            a_ww += h * p_ww
+            a_wx += h * p_wx
+            a_wy += h * p_wy
+            a_xx += h * p_xx
+            a_xy += h * p_xy
+            a_yy += h * p_yy
+            b_ww += h2 * p_ww
+            b_wx += h2 * p_wx
+            b_wy += h2 * p_wy
+            b_xx += h2 * p_xx
+            b_xy += h2 * p_xy
+            b_yy += h2 * p_yy
+            c_ww += h3 * p_ww
+            c_wx += h3 * p_wx
+            c_wy += h3 * p_wy
+            c_xx += h3 * p_xx
+            c_xy += h3 * p_xy
+            c_yy += h3 * p_yy
+        if logl:  # log of products of 8 factors (each < 1e12 here): 8x fewer logs, no overflow
+            for i0 in range(0, n, 8):
+                pr = 1.0
+                for i in range(i0, min(i0 + 8, n)):
+                    pr *= lj * evals[i] + 1.0
+                sl += np.log(pr)
+        for t, (vww, vwx, vwy, vxx, vxy, vyy) in enumerate(
+            (
+                (a_ww, a_wx, a_wy, a_xx, a_xy, a_yy),
+                (b_ww, b_wx, b_wy, b_xx, b_xy, b_yy),
+                (c_ww, c_wx, c_wy, c_xx, c_xy, c_yy),
+            )
+        ):
+            G[t, j, 0, 0] = vww
+            G[t, j, 0, 1] = G[t, j, 1, 0] = vwx
+            G[t, j, 0, 2] = G[t, j, 2, 0] = vwy
+            G[t, j, 1, 1] = vxx
+            G[t, j, 1, 2] = G[t, j, 2, 1] = vxy
+            G[t, j, 2, 2] = vyy
+        tr[0, j] = s1
+        tr[1, j] = s2
+        tr[2, j] = sl
 
 
 def _drop_x(M: np.ndarray, c: int) -> np.ndarray:
@@ -168,7 +288,19 @@ class _Evaluator:
         return {k: v[0] for k, v in self.at_grid(np.array([lam]), logl=logl).items()}
 
     def at_grid(self, lams: np.ndarray, *, logl: bool = False):
-        """All SNPs at each of the shared lambdas ``lams`` (k,): results of shape (k, s), by matrix products."""
+        """All SNPs at each of the shared lambdas ``lams`` (k,): results of shape (k, s), by matrix products.
+
+        The last grid evaluated is cached (the REML and ML searches share GEMMA's grid).
+        """
+        key = (lams.tobytes(), logl)
+        cache = getattr(self, "_grid_cache", None)
+        if cache is not None and cache[0] == key:
+            return cache[1]
+        out = self._at_grid(lams, logl=logl)
+        self._grid_cache = (key, out)
+        return out
+
+    def _at_grid(self, lams: np.ndarray, *, logl: bool = False):
         k, s = len(lams), self.rot.s
         d = np.multiply.outer(lams, self.evals) + 1.0
         h = 1.0 / d
@@ -187,14 +319,13 @@ class _Evaluator:
         return {key: v.reshape(k, s) for key, v in out.items()}
 
     def at(self, lam: np.ndarray, idx: np.ndarray | None = None, *, logl: bool = False):
-        """SNPs ``idx`` (all if None) at their own lambdas ``lam``."""
-        rot = self.rot if idx is None else self.rot.subset(idx)
+        """SNPs ``idx`` (all if None) at their own lambdas ``lam`` (one fused compiled pass per SNP)."""
         M0 = self.M0 if idx is None else self.M0[idx]
-        d = np.multiply.outer(self.evals, lam) + 1.0
-        h = 1.0 / d
-        h2 = h * h
-        Ms = tuple(self._fix(rot.gram(w)) for w in (h, h2, h2 * h))
-        return _profile(Ms, M0, self.n, h.sum(0), h2.sum(0), np.log(d).sum(0) if logl else None)
+        rows = np.arange(self.rot.s) if idx is None else np.asarray(idx, dtype=np.int64)
+        lam = np.ascontiguousarray(np.broadcast_to(np.asarray(lam, dtype=np.float64), rows.shape))
+        G, tr = _gram_own_lambda(self.rot.XT, self.rot.W, self.rot.y, self.evals, lam, rows, logl)
+        Ms = tuple(self._fix(G[t]) for t in range(3))
+        return _profile(Ms, M0, self.n, tr[0], tr[1], tr[2] if logl else None)
 
 
 def optimise_lambda(
@@ -391,8 +522,8 @@ def lmm_chunk(
     l_remle, _ = optimise_lambda(ev, which="reml", start=null.lambda_reml, need_logl=False)
     # the ML optimum sits close to the REML one: start there, shifted as in the null model
     l_mle, logl_h1 = optimise_lambda(ev, which="ml", start=l_remle * (null.lambda_ml / null.lambda_reml))
-    h = 1.0 / (np.multiply.outer(evals, l_remle) + 1.0)
-    beta, se, p_wald, _, _, _ = _wald_score(rot.gram(h), c, n)
+    G, _ = _gram_own_lambda(rot.XT, rot.W, rot.y, evals, np.ascontiguousarray(l_remle), np.arange(rot.s), False)
+    beta, se, p_wald, _, _, _ = _wald_score(G[0], c, n)
     h0 = 1.0 / (null.lambda_ml * evals + 1.0)
     _, _, _, p_score, _, _ = _wald_score(rot.gram(h0), c, n)
     p_lrt = stats.chi2.sf(np.maximum(2.0 * (logl_h1 - null.logl_ml), 0.0), 1)
