@@ -1,7 +1,7 @@
 """Benchmark: scgenome GWAS vs GEMMA 0.98.5 (-gk 1 + -lmm 4) and PLINK 2 (--glm), same data, same threads.
 
 Runs every tool as a separate process (so peak memory is that process's maximum resident set size, from
-``os.wait4``), with OMP/OPENBLAS/MKL threads pinned to ``--threads`` for all of them, and checks that the hit sets
+``os.wait4``), with OMP/OPENBLAS/MKL/NUMBA threads pinned to ``--threads`` for all of them, and checks that the hit sets
 agree. Data: HS1940 (../shared/data/mouse-hs1940, phenotype 1 = CD8) and simulated cohorts
 (``sg.datasets.simulate_cohort``) written as PLINK files with bed-reader's ``to_bed``.
 
@@ -297,8 +297,9 @@ def main() -> None:
     args = ap.parse_args()
     ensure_tools()
     t = str(args.threads)
-    env = {**os.environ, "OMP_NUM_THREADS": t, "OPENBLAS_NUM_THREADS": t, "MKL_NUM_THREADS": t}
-    os.environ.update({"OMP_NUM_THREADS": t, "OPENBLAS_NUM_THREADS": t, "MKL_NUM_THREADS": t})
+    pin = {"OMP_NUM_THREADS": t, "OPENBLAS_NUM_THREADS": t, "MKL_NUM_THREADS": t, "NUMBA_NUM_THREADS": t}
+    env = {**os.environ, **pin}
+    os.environ.update(pin)
     root = Path(args.workdir)
     root.mkdir(parents=True, exist_ok=True)
     log = root / "commands.log"
