@@ -12,8 +12,8 @@ from ..._utils import progress
 from ..._validation import check_nonempty, check_obs_columns
 from ...pp._genotypes import genotype_block, iter_chunks
 from ...pp._kinship import kinship_sums
-from ...pp._qc import block_stats, qc_mask, snp_stats
-from ._model import eigen_kinship, fit_null, lambda_gc, lm_chunk, lmm_chunk
+from ...pp._qc import qc_mask, snp_stats
+from ._model import eigen_kinship, fit_null, lambda_gc, linear_sums, lm_chunk, lm_from_sums, lmm_chunk
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -91,7 +91,7 @@ def _loco_kinships(gdata, kinship, K, qc_pass, chrom_of, chunk_size):
 
 
 def _linear_pass(X, rows, W, y, maf, max_missing, chunk_size):
-    """QC statistics and the linear-model tests of the passing SNPs in one pass over the genotypes."""
+    """QC statistics and the linear-model tests of the passing SNPs in one compiled pass over the genotypes."""
     p = X.shape[1]
     n = len(y)
     n_miss = np.zeros(p, dtype=np.int64)
@@ -99,18 +99,22 @@ def _linear_pass(X, rows, W, y, maf, max_missing, chunk_size):
     mono = np.ones(p, dtype=bool)
     out = {f: np.full(p, np.nan) for f in ("beta", "se", "pval", "p_lrt", "p_score")}
     r = None if rows.all() else rows
+    V = np.ascontiguousarray(np.column_stack([W, y]), dtype=np.float64)
+    c = W.shape[1]
     for sl in progress(list(iter_chunks(p, chunk_size)), desc="gwas (linear)"):
         Gf = genotype_block(X, r, sl, dtype=np.float32)
-        n_miss[sl], af[sl], mono[sl] = block_stats(Gf)
-        a, m = af[sl], n_miss[sl] / n
-        keep = np.flatnonzero(~mono[sl] & (a >= maf) & (a <= 1.0 - maf) & (m <= max_missing))
+        nm, mn, mx, sx, sm, sxx = linear_sums(Gf, V)
+        n_obs = n - nm
+        with np.errstate(invalid="ignore", divide="ignore"):
+            a = sx[0] / (2.0 * n_obs)  # W[:, 0] is the intercept: sx[0] is the sum of observed dosages
+        n_miss[sl], af[sl], mono[sl] = nm, a, ~(mx > mn)
+        keep = np.flatnonzero(~mono[sl] & (a >= maf) & (a <= 1.0 - maf) & (nm / n <= max_missing))
         if len(keep) == 0:
             continue
-        G = Gf[:, keep].astype(np.float64)
-        miss = np.isnan(G)
-        if miss.any():
-            G = np.where(miss, np.nanmean(G, 0), G)
-        res = lm_chunk(W, y, G)
+        mean = 2.0 * a[keep]
+        prod = sx[:, keep] + mean * sm[:, keep]  # imputed sum_i v_i x_i for v in [W, y]
+        xx = sxx[keep] + nm[keep] * mean * mean
+        res = lm_from_sums(W, y, prod[:c], xx, prod[c])
         res["pval"] = res.pop("p_wald")
         for f, v in res.items():
             out[f][sl.start + keep] = v

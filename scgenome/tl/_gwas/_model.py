@@ -541,13 +541,53 @@ def lmm_chunk(
 
 def lm_chunk(W: np.ndarray, y: np.ndarray, X: np.ndarray) -> dict[str, np.ndarray]:
     """GEMMA ``-lm 4`` (ordinary least squares): Wald, likelihood-ratio and score tests for each column of ``X``."""
+    return lm_from_sums(W, y, W.T @ X, np.einsum("ns,ns->s", X, X), y @ X)
+
+
+@numba.njit(cache=True)
+def linear_sums(G, V):  # pragma: no cover - compiled
+    """One pass over a float32 genotype block ``G`` (n x s, NaN = missing) with ``V = [W, y]`` (n x (c+1)).
+
+    Per SNP: missing count, observed min and max, ``sum_obs v_k x`` and ``sum_missing v_k`` for every column of
+    ``V``, and ``sum_obs x^2`` (float64 accumulators), so that the mean-imputed products follow in closed form.
+    """
+    n, s = G.shape
+    k = V.shape[1]
+    nmiss = np.zeros(s, dtype=np.int64)
+    mn = np.full(s, np.inf)
+    mx = np.full(s, -np.inf)
+    sx = np.zeros((k, s))
+    sm = np.zeros((k, s))
+    sxx = np.zeros(s)
+    for i in range(n):
+        g = G[i]
+        for j in range(s):
+            x = np.float64(g[j])
+            if np.isnan(x):
+                nmiss[j] += 1
+                for t in range(k):
+                    sm[t, j] += V[i, t]
+            else:
+                if x < mn[j]:
+                    mn[j] = x
+                if x > mx[j]:
+                    mx[j] = x
+                sxx[j] += x * x
+                for t in range(k):
+                    sx[t, j] += V[i, t] * x
+    return nmiss, mn, mx, sx, sm, sxx
+
+
+def lm_from_sums(
+    W: np.ndarray, y: np.ndarray, WtX: np.ndarray, xx: np.ndarray, xy: np.ndarray
+) -> dict[str, np.ndarray]:
+    """:func:`lm_chunk` from the products ``W'X`` (c, s), ``diag(X'X)`` and ``X'y`` of the (imputed) genotypes."""
     n, c = W.shape
     WtW_inv = np.linalg.inv(W.T @ W)
     Wty = W.T @ y
-    WtX = W.T @ X  # (c, s)
     B = WtW_inv @ WtX
-    p_xx = np.einsum("ns,ns->s", X, X) - np.einsum("cs,cs->s", WtX, B)
-    p_xy = y @ X - Wty @ B
+    p_xx = xx - np.einsum("cs,cs->s", WtX, B)
+    p_xy = xy - Wty @ B
     p_yy = y @ y - Wty @ WtW_inv @ Wty
     df = n - c - 1
     beta = p_xy / p_xx
@@ -569,4 +609,14 @@ def lambda_gc(p: np.ndarray) -> float:
     return float(np.median(stats.chi2.isf(p, 1)) / stats.chi2.ppf(0.5, 1))
 
 
-__all__ = ["NullModel", "eigen_kinship", "fit_null", "lambda_gc", "lm_chunk", "lmm_chunk", "optimise_lambda"]
+__all__ = [
+    "NullModel",
+    "eigen_kinship",
+    "fit_null",
+    "lambda_gc",
+    "linear_sums",
+    "lm_chunk",
+    "lm_from_sums",
+    "lmm_chunk",
+    "optimise_lambda",
+]
