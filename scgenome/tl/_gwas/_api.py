@@ -281,7 +281,7 @@ def gwas(
                 mean = np.nanmean(G, 0)
                 G = np.where(miss, mean, G)
             if method == "lmm":
-                out = lmm_chunk(evals, UtW, Uty, U.T @ G, null)
+                out = lmm_chunk(evals, UtW, Uty, (G.T @ U).T, null)  # (U'G) as a view of SNP-major G'U
                 out["pval"] = out.pop("p_wald")
             else:
                 out = lm_chunk(W, y, G)

@@ -55,8 +55,8 @@ class Rotated:
         self._iu = iu
         # shared products: W_j W_k (upper), W_j y, y y   -> (n, m)
         self.shared = np.column_stack([self.W[:, iu[0]] * self.W[:, iu[1]], self.W * self.y[:, None], self.y**2])
-        # per-SNP products: W_j x, x x, x y  -> list of (n, s)
-        self.per_snp = [self.X * self.W[:, [j]] for j in range(c)] + [self.X * self.X, self.X * self.y[:, None]]
+        # the only per-SNP product formed: x x (n, s); W_j x and x y fold into the (small) weight matrices
+        self.X2 = self.X * self.X
 
     @property
     def c(self) -> int:
@@ -71,7 +71,7 @@ class Rotated:
         out = object.__new__(Rotated)
         out.W, out.y, out.X, out.XT = self.W, self.y, self.X[:, idx], self.XT[idx]
         out._iu, out.shared = self._iu, self.shared
-        out.per_snp = [a[:, idx] for a in self.per_snp]
+        out.X2 = self.X2[:, idx]
         return out
 
     def gram(self, h: np.ndarray) -> np.ndarray:
@@ -83,14 +83,18 @@ class Rotated:
         if h.ndim == 1:
             return self.gram_grid(h[None, :])[0]
         sh = h.T @ self.shared
-        ps = [np.einsum("ns,ns->s", h, a) for a in self.per_snp]
+        hx = h * self.X
+        ps = [self.W[:, j] @ hx for j in range(self.c)] + [np.einsum("ns,ns->s", h, self.X2), self.y @ hx]
         return self._assemble(sh, ps, (self.s,))
 
     def gram_grid(self, H: np.ndarray) -> np.ndarray:
-        """Gram matrices for k shared weight vectors ``H`` (k, n) at once (matrix-matrix products)."""
-        k, s = H.shape[0], self.s
+        """Gram matrices for k shared weight vectors ``H`` (k, n) at once (two matrix-matrix products)."""
+        k, s, c = H.shape[0], self.s, self.c
         sh = np.broadcast_to((H @ self.shared)[:, None, :], (k, s, self.shared.shape[1]))
-        ps = [H @ a for a in self.per_snp]
+        V = np.column_stack([self.W, self.y])  # (n, c+1)
+        HV = (H[None, :, :] * V.T[:, None, :]).reshape((c + 1) * k, -1)
+        P = (HV @ self.X).reshape(c + 1, k, s)
+        ps = [P[j] for j in range(c)] + [H @ self.X2, P[c]]
         return self._assemble(sh, ps, (k, s))
 
     def _assemble(self, sh, ps, shape) -> np.ndarray:
