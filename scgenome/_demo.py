@@ -17,7 +17,7 @@ from ._logging import logger
 
 #: (name, "module:function") of each demo step, run in this order.
 STEPS: list[tuple[str, str]] = [
-    ("gwas", "scgenome._demo_gwas:step"),
+    ("gwas", "scgenome.tl._gwas._demo:step"),
     ("ems", "scgenome.tl._ems._demo:step"),
     ("negbin", "scgenome.tl._negbin._demo:step"),
     ("synthesize", "scgenome.tl._synth._demo:step"),

@@ -45,5 +45,5 @@ def test_demo_gwas_step(tmp_path, capsys):
 def test_demo_registry_has_gwas():
     from scgenome._demo import STEPS
 
-    assert ("gwas", "scgenome._demo_gwas:step") in STEPS
+    assert ("gwas", "scgenome.tl._gwas._demo:step") in STEPS
     assert hasattr(sg.datasets, "simulate_cohort")
