@@ -17,12 +17,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from ._model import FAMILIES, Counts
 
 _MAX_STEP = 5.0
 _MAX_HALVINGS = 30
+#: Use the fused numba kernels (:mod:`._kernel`) for NB / Poisson chunks on the CPU.
+USE_FUSED = True
 
 
 @dataclass
@@ -122,6 +125,83 @@ def _se_from_hessian(h: torch.Tensor) -> torch.Tensor:
     return se
 
 
+class _TorchEval:
+    """Log-likelihood, gradient and Hessian of a chunk by elementwise torch operations (any device)."""
+
+    def __init__(self, counts: Counts, layout: _Layout, offset: torch.Tensor | None, family: str) -> None:
+        self.counts, self.layout, self.offset = counts, layout, offset
+        self._terms, self._loglik, _ = FAMILIES[family]
+        self._cache = (None, counts)
+
+    def _sub(self, idx: torch.Tensor | None) -> Counts:
+        if idx is None:
+            return self.counts
+        if self._cache[0] is not None and self._cache[0].shape == idx.shape and bool((self._cache[0] == idx).all()):
+            return self._cache[1]
+        sub = self.counts.subset(idx)
+        self._cache = (idx, sub)
+        return sub
+
+    def terms(self, idx: torch.Tensor | None, p: torch.Tensor):
+        ll, d1, d2 = self._terms(self._sub(idx), self.layout.etas(p, self.offset))
+        g, h = self.layout.grad_hess(d1, d2)
+        return ll, g, h
+
+    def loglik(self, idx: torch.Tensor | None, p: torch.Tensor) -> torch.Tensor:
+        cached = self._cache[0]
+        if idx is None or (cached is not None and cached.shape == idx.shape and bool((cached == idx).all())):
+            sub = self._sub(idx)
+        else:
+            sub = self.counts.subset(idx)
+        return self._loglik(sub, self.layout.etas(p, self.offset))
+
+
+class _FusedEval:
+    """The same quantities from one fused numba pass per gene (CPU, NB and Poisson families)."""
+
+    def __init__(self, counts: Counts, layout: _Layout, offset: torch.Tensor | None, family: str) -> None:
+        from ._kernel import set_threads
+
+        set_threads(torch.get_num_threads())
+        self.y = counts.y.numpy()
+        self.lgamma_y1 = counts.lgamma_y1
+        self.nb = family == "nb"
+        self.x = layout.designs[0].contiguous().numpy()
+        self.z = layout.designs[1].contiguous().numpy() if self.nb else self.x
+        n_cells = self.y.shape[0 if self.y.ndim == 1 else 1]
+        self.off = offset.contiguous().numpy() if offset is not None else np.zeros(n_cells)
+        self.k = layout.k
+        self.all = np.arange(self.y.shape[0], dtype=np.int64)
+
+    def _run(self, idx: torch.Tensor | None, p: torch.Tensor, derivs: bool):
+        from ._kernel import glm_eval
+
+        genes = self.all if idx is None else idx.numpy().astype(np.int64)
+        m = genes.shape[0]
+        ll = np.empty(m)
+        g = np.empty((m, self.k) if derivs else (0, self.k))
+        h = np.empty((m, self.k, self.k) if derivs else (0, self.k, self.k))
+        glm_eval(self.y, genes, self.x, self.z, self.off, np.ascontiguousarray(p.numpy()), self.nb, derivs, ll, g, h)
+        lgy1 = self.lgamma_y1 if idx is None else self.lgamma_y1[idx]
+        return torch.from_numpy(ll) - lgy1, torch.from_numpy(g), torch.from_numpy(h)
+
+    def terms(self, idx: torch.Tensor | None, p: torch.Tensor):
+        return self._run(idx, p, True)
+
+    def loglik(self, idx: torch.Tensor | None, p: torch.Tensor) -> torch.Tensor:
+        return self._run(idx, p, False)[0]
+
+
+def _evaluator(counts: Counts, layout: _Layout, offset: torch.Tensor | None, family: str):
+    fused = (
+        USE_FUSED
+        and counts.y.device.type == "cpu"
+        and family in ("nb", "poisson")
+        and len(layout.designs) == (2 if family == "nb" else 1)
+    )
+    return (_FusedEval if fused else _TorchEval)(counts, layout, offset, family)
+
+
 def newton(
     counts: Counts,
     layout: _Layout,
@@ -138,21 +218,20 @@ def newton(
     When ``se_out`` is given, the standard errors of genes that converge are written into it from
     the Hessian of the converging iteration (no extra pass).
     """
-    terms, loglik, _ = FAMILIES[family]
+    ev = _evaluator(counts, layout, offset, family)
     n_genes = params.shape[0]
     params = params.clone()
     converged = torch.zeros(n_genes, dtype=torch.bool, device=params.device)
     n_iter = torch.zeros(n_genes, dtype=torch.long, device=params.device)
     ll_all = torch.full((n_genes,), float("nan"), dtype=params.dtype, device=params.device)
     active = torch.arange(n_genes, device=params.device)
-    sub = counts
+    subset = False  # whether ``active`` is a strict subset of the chunk
     prev_ll = None
     for _ in range(max_iter):
         if active.numel() == 0:
             break
         p = params[active]
-        ll, d1, d2 = terms(sub, layout.etas(p, offset))
-        g, h = layout.grad_hess(d1, d2)
+        ll, g, h = ev.terms(active if subset else None, p)
         gmax = g.abs().amax(dim=1)
         done = gmax <= tol
         if prev_ll is not None:
@@ -165,12 +244,13 @@ def newton(
         keep = ~done
         if not keep.any():
             break
-        active, p, g, h, ll = active[keep], p[keep], g[keep], h[keep], ll[keep]
-        sub = sub.subset(keep.nonzero()[:, 0]) if not keep.all() else sub
+        if not keep.all():
+            active, p, g, h, ll = active[keep], p[keep], g[keep], h[keep], ll[keep]
+            subset = True
         step = _newton_direction(g, h)
         t = torch.ones(active.numel(), dtype=p.dtype, device=p.device)
         new = p + step
-        new_ll = loglik(sub, layout.etas(new, offset))
+        new_ll = ev.loglik(active if subset else None, new)
         ok = torch.isfinite(new_ll) & (new_ll >= ll - 1e-10 * (1 + ll.abs()))
         for _h in range(_MAX_HALVINGS):
             if ok.all():
@@ -178,7 +258,7 @@ def newton(
             bad = (~ok).nonzero()[:, 0]
             t[bad] *= 0.5
             trial = p[bad] + t[bad, None] * step[bad]
-            trial_ll = loglik(sub.subset(bad), layout.etas(trial, offset))
+            trial_ll = ev.loglik(active[bad], trial)
             new[bad] = trial
             new_ll[bad] = trial_ll
             ok[bad] = torch.isfinite(trial_ll) & (trial_ll >= ll[bad] - 1e-10 * (1 + ll[bad].abs()))
@@ -193,7 +273,7 @@ def newton(
             converged[active[stuck]] = g[stuck].abs().amax(dim=1) <= tol**0.5
             keep2 = ~stuck
             active = active[keep2]
-            sub = sub.subset(keep2.nonzero()[:, 0])
+            subset = True
             prev_ll = ll[keep2]
         else:
             prev_ll = ll
@@ -204,9 +284,7 @@ def standard_errors(
     counts: Counts, layout: _Layout, offset: torch.Tensor | None, params: torch.Tensor, family: str
 ) -> torch.Tensor:
     """Square roots of the diagonal of the inverse observed information (NaN where it is singular)."""
-    terms = FAMILIES[family][0]
-    _, d1, d2 = terms(counts, layout.etas(params, offset))
-    _, h = layout.grad_hess(d1, d2)
+    _, _, h = _evaluator(counts, layout, offset, family).terms(None, params)
     return _se_from_hessian(h)
 
 

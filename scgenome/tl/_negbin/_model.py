@@ -22,6 +22,7 @@ with exact derivatives (digamma ``psi``, trigamma ``psi1``)::
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import torch
@@ -38,10 +39,22 @@ class Counts:
 
     def __init__(self, y: torch.Tensor, lgamma_y1: torch.Tensor | None = None) -> None:
         self.y = y
-        self.nz = y > 0
-        self.sparse = bool(self.nz.float().mean() < _DENSE_ABOVE)
-        self.yv = y[self.nz] if self.sparse else None
         self.lgamma_y1 = torch.lgamma(y + 1).sum(1) if lgamma_y1 is None else lgamma_y1
+
+    @cached_property
+    def nz(self) -> torch.Tensor:
+        """Non-zero pattern."""
+        return self.y > 0
+
+    @cached_property
+    def sparse(self) -> bool:
+        """Whether the special functions are evaluated on the non-zeros only."""
+        return bool(self.nz.float().mean() < _DENSE_ABOVE)
+
+    @cached_property
+    def yv(self) -> torch.Tensor | None:
+        """The non-zero counts (when ``sparse``)."""
+        return self.y[self.nz] if self.sparse else None
 
     def subset(self, idx: torch.Tensor) -> Counts:
         """Return the counts of the genes ``idx``."""
