@@ -227,11 +227,10 @@ def newton(
     active = torch.arange(n_genes, device=params.device)
     subset = False  # whether ``active`` is a strict subset of the chunk
     prev_ll = None
-    for _ in range(max_iter):
-        if active.numel() == 0:
-            break
-        p = params[active]
-        ll, g, h = ev.terms(active if subset else None, p)
+    p = params
+    ll, g, h = ev.terms(None, p)
+    for it in range(max_iter):
+        # ll, g, h: log-likelihood and derivatives at the current parameters p of the active genes
         gmax = g.abs().amax(dim=1)
         done = gmax <= tol
         if prev_ll is not None:
@@ -250,8 +249,14 @@ def newton(
         step = _newton_direction(g, h)
         t = torch.ones(active.numel(), dtype=p.dtype, device=p.device)
         new = p + step
-        new_ll = ev.loglik(active if subset else None, new)
+        last = it == max_iter - 1
+        # the full step's log-likelihood comes with the derivatives there (used next iteration)
+        if last:
+            new_ll, new_g, new_h = ev.loglik(active if subset else None, new), None, None
+        else:
+            new_ll, new_g, new_h = ev.terms(active if subset else None, new)
         ok = torch.isfinite(new_ll) & (new_ll >= ll - 1e-10 * (1 + ll.abs()))
+        halved = ~ok
         for _h in range(_MAX_HALVINGS):
             if ok.all():
                 break
@@ -271,12 +276,17 @@ def newton(
         n_iter[active] += 1
         if stuck.any():
             converged[active[stuck]] = g[stuck].abs().amax(dim=1) <= tol**0.5
+        if last:
+            break
+        fix = (halved & ok).nonzero()[:, 0]
+        if fix.numel():  # derivatives at the shortened steps
+            _, new_g[fix], new_h[fix] = ev.terms(active[fix], new[fix])
+        prev_ll = ll
+        p, ll, g, h = new, new_ll, new_g, new_h
+        if stuck.any():
             keep2 = ~stuck
-            active = active[keep2]
+            active, p, ll, g, h, prev_ll = active[keep2], p[keep2], ll[keep2], g[keep2], h[keep2], prev_ll[keep2]
             subset = True
-            prev_ll = ll[keep2]
-        else:
-            prev_ll = ll
     return params, ll_all, converged, n_iter
 
 
