@@ -170,6 +170,7 @@ class _FusedEval:
         self.z = layout.designs[1].contiguous().numpy() if self.nb else self.x
         n_cells = self.y.shape[0 if self.y.ndim == 1 else 1]
         self.off = offset.contiguous().numpy() if offset is not None else np.zeros(n_cells)
+        self.const_r = self.nb and layout.constant[1]
         self.k = layout.k
         self.all = np.arange(self.y.shape[0], dtype=np.int64)
 
@@ -181,7 +182,20 @@ class _FusedEval:
         ll = np.empty(m)
         g = np.empty((m, self.k) if derivs else (0, self.k))
         h = np.empty((m, self.k, self.k) if derivs else (0, self.k, self.k))
-        glm_eval(self.y, genes, self.x, self.z, self.off, np.ascontiguousarray(p.numpy()), self.nb, derivs, ll, g, h)
+        glm_eval(
+            self.y,
+            genes,
+            self.x,
+            self.z,
+            self.off,
+            np.ascontiguousarray(p.numpy()),
+            self.nb,
+            self.const_r,
+            derivs,
+            ll,
+            g,
+            h,
+        )
         lgy1 = self.lgamma_y1 if idx is None else self.lgamma_y1[idx]
         return torch.from_numpy(ll) - lgy1, torch.from_numpy(g), torch.from_numpy(h)
 

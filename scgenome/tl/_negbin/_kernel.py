@@ -22,6 +22,7 @@ import numpy as np
 
 _SMALL_Y = 24.0
 _LARGE_R = 1e3
+_TABLE = 64
 
 
 @numba.njit(cache=True, inline="always")
@@ -106,12 +107,13 @@ def _lgamma_series(y, r, yr):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, parallel=True)
-def glm_eval(y, genes, x, z, off, params, nb, derivs, ll, grad, hess):  # pragma: no cover - compiled
+def glm_eval(y, genes, x, z, off, params, nb, const_r, derivs, ll, grad, hess):  # pragma: no cover - compiled
     """Per-gene log-likelihood (and, when ``derivs``, gradient and Hessian) of NB / Poisson GLMs.
 
     ``y``: counts (chunk genes x cells); ``genes``: rows of ``y`` to evaluate; ``x`` (cells x p) mean
     design, ``z`` (cells x q) dispersion design (ignored unless ``nb``); ``off``: log-mean offset per
-    cell; ``params`` (len(genes) x (p + q)). Writes ``ll[i]``, ``grad[i]``, ``hess[i]`` (upper and
+    cell; ``params`` (len(genes) x (p + q)). ``const_r``: ``z`` is one column of ones (one NB size per
+    gene), so the special-function differences come from a per-gene table over the counts. Writes ``ll[i]``, ``grad[i]``, ``hess[i]`` (upper and
     lower triangles) for ``i < len(genes)``.
     """
     n_cells = y.shape[1]
@@ -125,6 +127,15 @@ def glm_eval(y, genes, x, z, off, params, nb, derivs, ll, grad, hess):  # pragma
         acc = 0.0
         g = np.zeros(k)
         h = np.zeros((k, k))
+        r0 = math.exp(gam[0]) if nb and const_r else 1.0
+        tab = np.zeros((3, _TABLE))
+        if nb and const_r:  # differences for counts 0 .. _TABLE - 1 at this gene's single r
+            for j in range(1, _TABLE):
+                rj = r0 + (j - 1)
+                inv = 1.0 / rj
+                tab[0, j] = tab[0, j - 1] + math.log(rj)
+                tab[1, j] = tab[1, j - 1] + inv
+                tab[2, j] = tab[2, j - 1] - inv * inv
         for c in range(n_cells):
             eta = off[c]
             for a in range(p):
@@ -141,14 +152,22 @@ def glm_eval(y, genes, x, z, off, params, nb, derivs, ll, grad, hess):  # pragma
                         for b in range(a, p):
                             h[a, b] -= mu * xa * x[c, b]
                 continue
-            theta = 0.0
-            for b in range(q):
-                theta += z[c, b] * gam[b]
-            r = math.exp(theta)
+            if const_r:
+                theta = gam[0]
+                r = r0
+            else:
+                theta = 0.0
+                for b in range(q):
+                    theta += z[c, b] * gam[b]
+                r = math.exp(theta)
             rm = r + mu
             l1p = math.log1p(mu / r)
             if yv > 0.0:
-                lg, dg, tg = _diffs(yv, r, derivs)
+                if const_r and yv < _TABLE:
+                    iy = int(yv)
+                    lg, dg, tg = tab[0, iy], tab[1, iy], tab[2, iy]
+                else:
+                    lg, dg, tg = _diffs(yv, r, derivs)
                 acc += lg + yv * (eta - theta - l1p) - r * l1p
             else:
                 dg = 0.0
