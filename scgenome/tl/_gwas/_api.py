@@ -13,7 +13,7 @@ from ..._validation import check_nonempty, check_obs_columns
 from ...pp._genotypes import genotype_block, iter_chunks
 from ...pp._kinship import kinship_sums
 from ...pp._qc import qc_mask, snp_stats
-from ._model import eigen_kinship, fit_null, lambda_gc, linear_sums, lm_chunk, lm_from_sums, lmm_chunk
+from ._model import eigen_kinship, fit_null, lambda_gc, lm_chunk, lm_from_sums, lmm_chunk
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -90,8 +90,21 @@ def _loco_kinships(gdata, kinship, K, qc_pass, chrom_of, chunk_size):
     return {str(c): (total - sums[g]) / (p_tot - counts[g]) for g, c in enumerate(chroms)}
 
 
+def _linear_sums(Gf: np.ndarray, V: np.ndarray):
+    """Numpy/BLAS version of :func:`linear_sums` (no JIT start-up cost, which dominates at HS1940 size)."""
+    miss = np.isnan(Gf)
+    nm = miss.sum(0)
+    G = Gf.astype(np.float64)
+    if nm.any():
+        G[miss] = 0.0
+        sm = V.T @ miss.astype(np.float64)
+    else:
+        sm = np.zeros((V.shape[1], G.shape[1]))
+    return nm, np.fmin.reduce(Gf, axis=0), np.fmax.reduce(Gf, axis=0), V.T @ G, sm, np.einsum("ns,ns->s", G, G)
+
+
 def _linear_pass(X, rows, W, y, maf, max_missing, chunk_size):
-    """QC statistics and the linear-model tests of the passing SNPs in one compiled pass over the genotypes."""
+    """QC statistics and the linear-model tests of the passing SNPs in one pass over the genotypes."""
     p = X.shape[1]
     n = len(y)
     n_miss = np.zeros(p, dtype=np.int64)
@@ -103,7 +116,7 @@ def _linear_pass(X, rows, W, y, maf, max_missing, chunk_size):
     c = W.shape[1]
     for sl in progress(list(iter_chunks(p, chunk_size)), desc="gwas (linear)"):
         Gf = genotype_block(X, r, sl, dtype=np.float32)
-        nm, mn, mx, sx, sm, sxx = linear_sums(Gf, V)
+        nm, mn, mx, sx, sm, sxx = _linear_sums(Gf, V)
         n_obs = n - nm
         with np.errstate(invalid="ignore", divide="ignore"):
             a = sx[0] / (2.0 * n_obs)  # W[:, 0] is the intercept: sx[0] is the sum of observed dosages
