@@ -91,7 +91,11 @@ def _loco_kinships(gdata, kinship, K, qc_pass, chrom_of, chunk_size):
 
 
 def _linear_sums(Gf: np.ndarray, V: np.ndarray):
-    """Numpy/BLAS version of :func:`linear_sums` (no JIT start-up cost, which dominates at HS1940 size)."""
+    """One-pass sums of a float32 genotype block (NaN = missing) for the QC and the linear model.
+
+    With ``V = [W, y]``, per SNP: missing count, observed min and max, ``sum_obs v x`` and ``sum_missing v`` for
+    each column ``v`` of ``V``, and ``sum_obs x^2`` (float64, BLAS), from which the mean-imputed products follow.
+    """
     miss = np.isnan(Gf)
     nm = miss.sum(0)
     G = Gf.astype(np.float64)

@@ -548,40 +548,6 @@ def lm_chunk(W: np.ndarray, y: np.ndarray, X: np.ndarray) -> dict[str, np.ndarra
     return lm_from_sums(W, y, W.T @ X, np.einsum("ns,ns->s", X, X), y @ X)
 
 
-@numba.njit(cache=True)
-def linear_sums(G, V):  # pragma: no cover - compiled
-    """One pass over a float32 genotype block ``G`` (n x s, NaN = missing) with ``V = [W, y]`` (n x (c+1)).
-
-    Per SNP: missing count, observed min and max, ``sum_obs v_k x`` and ``sum_missing v_k`` for every column of
-    ``V``, and ``sum_obs x^2`` (float64 accumulators), so that the mean-imputed products follow in closed form.
-    """
-    n, s = G.shape
-    k = V.shape[1]
-    nmiss = np.zeros(s, dtype=np.int64)
-    mn = np.full(s, np.inf)
-    mx = np.full(s, -np.inf)
-    sx = np.zeros((k, s))
-    sm = np.zeros((k, s))
-    sxx = np.zeros(s)
-    for i in range(n):
-        g = G[i]
-        for j in range(s):
-            x = np.float64(g[j])
-            if np.isnan(x):
-                nmiss[j] += 1
-                for t in range(k):
-                    sm[t, j] += V[i, t]
-            else:
-                if x < mn[j]:
-                    mn[j] = x
-                if x > mx[j]:
-                    mx[j] = x
-                sxx[j] += x * x
-                for t in range(k):
-                    sx[t, j] += V[i, t] * x
-    return nmiss, mn, mx, sx, sm, sxx
-
-
 def lm_from_sums(
     W: np.ndarray, y: np.ndarray, WtX: np.ndarray, xx: np.ndarray, xy: np.ndarray
 ) -> dict[str, np.ndarray]:
@@ -618,7 +584,6 @@ __all__ = [
     "eigen_kinship",
     "fit_null",
     "lambda_gc",
-    "linear_sums",
     "lm_chunk",
     "lm_from_sums",
     "lmm_chunk",
