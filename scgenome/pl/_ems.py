@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
+from ._utils import finish
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -32,17 +34,6 @@ def _scored(data: AnnData | pd.DataFrame, key: str) -> pd.DataFrame:
         msg = "No labelled, scored variants to plot."
         raise ValueError(msg)
     return df
-
-
-def _finish(fig: Figure, axes, show: bool | None, return_fig: bool, ax_given: bool):
-    import matplotlib.pyplot as plt
-
-    if show is None:
-        show = not (ax_given or return_fig)
-    if show:
-        plt.show()
-        return None
-    return fig if return_fig else axes
 
 
 def ems_curves(
@@ -137,7 +128,7 @@ def ems_curves(
         a.set_ylim(0, 1.02)
         a.legend(loc="upper right" if k == "pr" else "lower right", fontsize=8, frameon=False)
     fig.tight_layout()
-    return _finish(fig, axes, show, return_fig, ax is not None)
+    return finish(fig, axes, show=show, return_fig=return_fig)
 
 
 def ems_importance(
@@ -211,7 +202,7 @@ def ems_importance(
         frameon=False,
     )
     fig.tight_layout()
-    return _finish(fig, ax_, show, return_fig, ax is not None)
+    return finish(fig, ax_, show=show, return_fig=return_fig)
 
 
 def ems_calibration(
@@ -274,7 +265,7 @@ def ems_calibration(
     ax_.set_title("Calibration")
     ax_.legend(loc="upper left", fontsize=8, frameon=False)
     fig.tight_layout()
-    return _finish(fig, ax_, show, return_fig, ax is not None)
+    return finish(fig, ax_, show=show, return_fig=return_fig)
 
 
 __all__ = ["ems_calibration", "ems_curves", "ems_importance"]

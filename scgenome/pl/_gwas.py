@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from ._utils import finish
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -170,19 +172,6 @@ def _neglog10(p: np.ndarray) -> np.ndarray:
         top = y[finite].max() if finite.any() else 300.0
         y[~finite] = top * 1.05 + 1
     return y
-
-
-def _finish(ax: Axes, show: bool | None, return_fig: bool) -> Axes | Figure | None:
-    import matplotlib.pyplot as plt
-
-    if return_fig:
-        return ax.figure
-    if show is None:
-        show = plt.isinteractive()
-    if show:
-        plt.show()
-        return None
-    return ax
 
 
 def manhattan(
@@ -383,7 +372,7 @@ def manhattan(
     ax.spines[["top", "right"]].set_visible(False)
     if title:
         ax.set_title(title)
-    return _finish(ax, show, return_fig)
+    return finish(ax.figure, ax, show=show, return_fig=return_fig)
 
 
 def _lambda_gc(p: np.ndarray) -> float:
@@ -513,7 +502,7 @@ def qq(
     ax.spines[["top", "right"]].set_visible(False)
     if title:
         ax.set_title(title)
-    return _finish(ax, show, return_fig)
+    return finish(ax.figure, ax, show=show, return_fig=return_fig)
 
 
 __all__ = ["manhattan", "qq"]

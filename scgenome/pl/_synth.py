@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ._utils import finish
+
 if TYPE_CHECKING:
     from anndata import AnnData
     from matplotlib.axes import Axes
@@ -113,14 +115,7 @@ def synthesis_report(
             a.set_title(f"MIA AUC (NN) = {priv['mia_auc_nn']:.2f}")
             a.legend(frameon=False, fontsize=7)
     fig.tight_layout()
-    if return_fig:
-        return fig
-    if show is None:
-        show = ax is None
-    if show:
-        plt.show()
-        return None
-    return axes
+    return finish(fig, axes, show=show, return_fig=return_fig)
 
 
 __all__ = ["synthesis_report"]
