@@ -61,7 +61,7 @@ def ems_curves(
     ax
         Axes to draw into (two for ``"both"``).
     show
-        Show the figure (default: when no ``ax`` is given and ``return_fig`` is False).
+        Show the figure; ``None`` shows it only in interactive mode (``plt.isinteractive()``).
     return_fig
         Return the Figure instead of the Axes.
 

@@ -38,7 +38,7 @@ def synthesis_report(
     ax
         Axes to draw into (one per panel); default a new figure with one row of panels.
     show
-        Show the figure (default: when no ``ax`` was given and not ``return_fig``).
+        Show the figure; ``None`` shows it only in interactive mode (``plt.isinteractive()``).
     return_fig
         Return the Figure instead of the Axes.
 
