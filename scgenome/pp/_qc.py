@@ -42,6 +42,16 @@ def snp_stats(X, rows: np.ndarray | None, *, chunk_size: int = 2000) -> pd.DataF
     return pd.DataFrame({"n_miss": n_miss, "missing": miss_rate, "af": af, "monomorphic": mono})
 
 
+def check_qc_thresholds(maf: float, max_missing: float) -> None:
+    """Raise unless ``maf`` is in [0, 0.5) and ``max_missing`` in [0, 1]."""
+    if not 0 <= maf < 0.5:
+        msg = f"maf must be in [0, 0.5), got {maf}."
+        raise ValueError(msg)
+    if not 0 <= max_missing <= 1:
+        msg = f"max_missing must be in [0, 1], got {max_missing}."
+        raise ValueError(msg)
+
+
 def qc_mask(stats: pd.DataFrame, maf: float, max_missing: float) -> pd.Series:
     """GEMMA's filter: missing rate <= max_missing, maf <= allele-1 frequency <= 1 - maf, polymorphic."""
     af = stats["af"].to_numpy()
@@ -111,12 +121,7 @@ def snp_qc(
     ['monomorphic', '', '']
     """
     rows = resolve_samples(gdata, samples)
-    if not 0 <= maf < 0.5:
-        msg = f"maf must be in [0, 0.5), got {maf}."
-        raise ValueError(msg)
-    if not 0 <= max_missing <= 1:
-        msg = f"max_missing must be in [0, 1], got {max_missing}."
-        raise ValueError(msg)
+    check_qc_thresholds(maf, max_missing)
     stats = snp_stats(gdata.X, None if rows.all() else rows, chunk_size=chunk_size)
     stats.index = gdata.var_names
     stats["fail"] = qc_mask(stats, maf, max_missing)

@@ -12,7 +12,7 @@ from ..._utils import progress
 from ..._validation import check_nonempty, check_obs_columns
 from ...pp._genotypes import genotype_block, iter_chunks
 from ...pp._kinship import kinship_sums
-from ...pp._qc import qc_mask, snp_stats
+from ...pp._qc import check_qc_thresholds, qc_mask, snp_stats
 from ._model import eigen_kinship, fit_null, lambda_gc, lm_chunk, lm_from_sums, lmm_chunk
 
 if TYPE_CHECKING:
@@ -229,12 +229,7 @@ def gwas(
         msg = f"method must be 'lmm' or 'linear', got {method!r}."
         raise ValueError(msg)
     check_nonempty(gdata, "genotype AnnData")
-    if not 0 <= maf < 0.5:
-        msg = f"maf must be in [0, 0.5), got {maf}."
-        raise ValueError(msg)
-    if not 0 <= max_missing <= 1:
-        msg = f"max_missing must be in [0, 1], got {max_missing}."
-        raise ValueError(msg)
+    check_qc_thresholds(maf, max_missing)
     covariates = [] if covariates is None else [covariates] if isinstance(covariates, str) else list(covariates)
     if phenotype in covariates:
         msg = f"The phenotype {phenotype!r} is also listed as a covariate."
