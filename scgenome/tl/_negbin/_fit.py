@@ -24,6 +24,8 @@ from ._model import FAMILIES, Counts
 
 _MAX_STEP = 5.0
 _MAX_HALVINGS = 30
+#: Step halvings evaluated together per line-search round (sum: _MAX_HALVINGS).
+_HALVING_ROUNDS = (1, 2, 4, 8, 15)
 #: Use the fused numba kernels (:mod:`._kernel`) for NB / Poisson chunks on the CPU.
 USE_FUSED = True
 
@@ -271,16 +273,26 @@ def newton(
             new_ll, new_g, new_h = ev.terms(active if subset else None, new)
         ok = torch.isfinite(new_ll) & (new_ll >= ll - 1e-10 * (1 + ll.abs()))
         halved = ~ok
-        for _h in range(_MAX_HALVINGS):
+        for n_half in _HALVING_ROUNDS:
             if ok.all():
                 break
+            # the next n_half step halvings of every failing gene in one evaluation; the first
+            # acceptable one is taken, as successive halving would
             bad = (~ok).nonzero()[:, 0]
-            t[bad] *= 0.5
-            trial = p[bad] + t[bad, None] * step[bad]
-            trial_ll = ev.loglik(active[bad], trial)
-            new[bad] = trial
-            new_ll[bad] = trial_ll
-            ok[bad] = torch.isfinite(trial_ll) & (trial_ll >= ll[bad] - 1e-10 * (1 + ll[bad].abs()))
+            half = 0.5 ** torch.arange(1, n_half + 1, dtype=p.dtype, device=p.device)
+            tt = t[bad, None] * half[None, :]
+            trial = p[bad, None, :] + tt[:, :, None] * step[bad, None, :]
+            trial_ll = ev.loglik(active[bad].repeat_interleave(n_half), trial.reshape(-1, p.shape[1]))
+            trial_ll = trial_ll.reshape(bad.numel(), n_half)
+            lo = ll[bad, None] - 1e-10 * (1 + ll[bad, None].abs())
+            acc = torch.isfinite(trial_ll) & (trial_ll >= lo)
+            found = acc.any(dim=1)
+            pick = torch.where(found, acc.to(torch.int8).argmax(dim=1), n_half - 1)
+            rows = torch.arange(bad.numel(), device=p.device)
+            t[bad] = tt[rows, pick]
+            new[bad] = trial[rows, pick]
+            new_ll[bad] = trial_ll[rows, pick]
+            ok[bad] = found
         # genes whose line search failed keep their parameters and stop (flagged unless the gradient was tiny)
         stuck = ~ok
         new[stuck] = p[stuck]
