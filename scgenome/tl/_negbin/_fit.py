@@ -11,6 +11,11 @@ for each linear predictor of the family, and an offset on the log mean. Steps:
    absolute gradient falls below ``tol`` (or the log-likelihood stops changing, relative 1e-12,
    with a gradient below ``sqrt(tol)``);
 3. standard errors from the inverse observed information at the optimum.
+
+On the CPU the NB and Poisson evaluations run in the fused numba kernel of :mod:`._kernel` (one
+pass over the cells per gene); elsewhere (GPU, ``zinb``) in elementwise torch (:mod:`._model`).
+The line search reuses the derivatives computed at the full step and evaluates several step
+halvings of the failing genes per pass.
 """
 
 from __future__ import annotations
