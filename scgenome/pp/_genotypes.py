@@ -42,35 +42,41 @@ def iter_chunks(n: int, chunk_size: int) -> Iterator[slice]:
         yield slice(start, min(n, start + chunk_size))
 
 
-def resolve_samples(gdata: AnnData, samples) -> np.ndarray:
-    """Boolean mask over ``gdata.obs`` from ``None`` (all), an obs column, a boolean mask or obs names.
+def resolve_mask(names: pd.Index, table: pd.DataFrame, spec, *, what: str, axis: str) -> np.ndarray:
+    """Boolean mask over ``names`` from ``None`` (all), a column of ``table``, a boolean mask or names.
 
-    An obs column name selects the rows where a boolean column is True, or where any other column is not missing
-    (so ``samples="pheno1"`` selects the individuals with a phenotype, as GEMMA does).
+    A column name selects the entries where a boolean column is True, or where any other column is not missing
+    (so ``samples="pheno1"`` selects the individuals with a phenotype, as GEMMA does). ``what`` names the
+    argument and ``axis`` the AnnData side (``"obs"``/``"var"``) in error messages.
     """
-    n = gdata.n_obs
-    if samples is None:
+    n = len(names)
+    if spec is None:
         return np.ones(n, dtype=bool)
-    if isinstance(samples, str):
-        if samples not in gdata.obs.columns:
-            msg = f"samples={samples!r} is not a column of .obs; available: {list(gdata.obs.columns)}."
+    if isinstance(spec, str):
+        if spec not in table.columns:
+            msg = f"{what}={spec!r} is not a column of .{axis}; available: {list(table.columns)}."
             raise ValueError(msg)
-        col = gdata.obs[samples]
+        col = table[spec]
         if pd.api.types.is_bool_dtype(col):
             return col.fillna(False).to_numpy(dtype=bool)
         return col.notna().to_numpy()
-    arr = np.asarray(samples)
+    arr = np.asarray(spec)
     if arr.dtype == bool:
         if arr.shape != (n,):
-            msg = f"A boolean samples mask must have length n_obs={n}, got shape {arr.shape}."
+            msg = f"A boolean {what} mask must have length n_{axis}={n}, got shape {arr.shape}."
             raise ValueError(msg)
         return arr.copy()
-    names = pd.Index(arr.astype(str))
-    missing = names.difference(gdata.obs_names)
+    wanted = pd.Index(arr.astype(str))
+    missing = wanted.difference(names)
     if len(missing):
-        msg = f"samples holds {len(missing)} names not in obs_names, e.g. {list(missing[:5])}."
+        msg = f"{what} holds {len(missing)} names not in {axis}_names, e.g. {list(missing[:5])}."
         raise ValueError(msg)
-    return gdata.obs_names.isin(names)
+    return names.isin(wanted)
 
 
-__all__ = ["genotype_block", "iter_chunks", "resolve_samples"]
+def resolve_samples(gdata: AnnData, samples) -> np.ndarray:
+    """Boolean mask over ``gdata.obs`` from ``None`` (all), an obs column, a boolean mask or obs names."""
+    return resolve_mask(gdata.obs_names, gdata.obs, samples, what="samples", axis="obs")
+
+
+__all__ = ["genotype_block", "iter_chunks", "resolve_mask", "resolve_samples"]

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import pandas as pd
 from scipy.linalg.blas import dsyrk
 
 from .._logging import logger
 from .._utils import progress
-from ._genotypes import genotype_block, iter_chunks, resolve_samples
+from ._genotypes import genotype_block, iter_chunks, resolve_mask, resolve_samples
 from ._qc import qc_mask, snp_stats
 
 if TYPE_CHECKING:
@@ -178,28 +177,11 @@ def kinship(
 
 
 def _snp_mask(gdata, snps, samples, maf, max_missing, chunk_size) -> np.ndarray:
-    p = gdata.n_vars
     if snps is None:
         rows = resolve_samples(gdata, samples)
         stats = snp_stats(gdata.X, None if rows.all() else rows, chunk_size=chunk_size)
         return (qc_mask(stats, maf, max_missing) == "").to_numpy()
-    if isinstance(snps, str):
-        if snps not in gdata.var.columns:
-            msg = f"snps={snps!r} is not a column of .var; available: {list(gdata.var.columns)}."
-            raise ValueError(msg)
-        return gdata.var[snps].fillna(False).to_numpy(dtype=bool)
-    arr = np.asarray(snps)
-    if arr.dtype == bool:
-        if arr.shape != (p,):
-            msg = f"A boolean snps mask must have length n_vars={p}, got shape {arr.shape}."
-            raise ValueError(msg)
-        return arr.copy()
-    names = pd.Index(arr.astype(str))
-    missing = names.difference(gdata.var_names)
-    if len(missing):
-        msg = f"snps holds {len(missing)} names not in var_names, e.g. {list(missing[:5])}."
-        raise ValueError(msg)
-    return gdata.var_names.isin(names)
+    return resolve_mask(gdata.var_names, gdata.var, snps, what="snps", axis="var")
 
 
 __all__ = ["kinship", "kinship_sums"]
