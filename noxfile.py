@@ -38,6 +38,11 @@ def bench(session: nox.Session) -> None:
     """Run the benchmarks (they install their peers: gemma/plink2 via apt, scdesigner in its own venv)."""
     session.install(TORCH, "-e", ".")
     env = {"OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"}
-    scripts = session.posargs or ["gwas_vs_gemma.py", "negbin_vs_scdesigner.py", "ems_loco.py"]
+    scripts = session.posargs or [
+        "gwas_vs_gemma.py",
+        "negbin_vs_scdesigner.py",
+        "ems_loco.py",
+        "synth_hs1940.py",
+    ]
     for script in scripts:
         session.run("python", f"benchmarks/{script}", env=env)
