@@ -138,6 +138,12 @@ def window_match_share(real_codes: np.ndarray, syn_codes: np.ndarray, slices: li
 
 
 # ----------------------------------------------------------------------------------------------- API
+def _finite_stat(values: pd.Series, stat: str) -> float:
+    """``values.<stat>()`` over the defined values, NaN (without a warning) when there are none."""
+    values = values.dropna()
+    return float(getattr(values, stat)()) if len(values) else float("nan")
+
+
 def synthesis_report(
     real: AnnData,
     synthetic: AnnData,
@@ -286,11 +292,11 @@ def synthesis_report(
                     "precision": syn["precision"],
                     "recall": syn["recall"],
                     "f1": syn["f1"],
-                    "floor_precision": fl["precision"].median(),
-                    "floor_recall": fl["recall"].median(),
-                    "floor_f1": fl["f1"].median(),
-                    "floor_f1_min": fl["f1"].min(),
-                    "floor_f1_max": fl["f1"].max(),
+                    "floor_precision": _finite_stat(fl["precision"], "median"),
+                    "floor_recall": _finite_stat(fl["recall"], "median"),
+                    "floor_f1": _finite_stat(fl["f1"], "median"),
+                    "floor_f1_min": _finite_stat(fl["f1"], "min"),
+                    "floor_f1_max": _finite_stat(fl["f1"], "max"),
                 }
             )
     gwas_tab = pd.DataFrame(rows)
