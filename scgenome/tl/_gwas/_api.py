@@ -95,14 +95,16 @@ def _linear_sums(Gf: np.ndarray, V: np.ndarray):
 
     With ``V = [W, y]``, per SNP: missing count, observed min and max, ``sum_obs v x`` and ``sum_missing v`` for
     each column ``v`` of ``V``, and ``sum_obs x^2`` (float64, BLAS), from which the mean-imputed products follow.
+    A block without missing genotypes (one cheap ``isnan(...).any()`` check) skips the per-SNP missing counts.
     """
-    miss = np.isnan(Gf)
-    nm = miss.sum(0)
     G = Gf.astype(np.float64)
-    if nm.any():
+    if np.isnan(Gf).any():
+        miss = np.isnan(Gf)
+        nm = miss.sum(0)
         G[miss] = 0.0
         sm = V.T @ miss.astype(np.float64)
     else:
+        nm = np.zeros(Gf.shape[1], dtype=np.int64)
         sm = np.zeros((V.shape[1], G.shape[1]))
     return nm, np.fmin.reduce(Gf, axis=0), np.fmax.reduce(Gf, axis=0), V.T @ G, sm, np.einsum("ns,ns->s", G, G)
 

@@ -576,7 +576,10 @@ def lambda_gc(p: np.ndarray) -> float:
     p = p[np.isfinite(p)]
     if len(p) == 0:
         return float("nan")
-    return float(np.median(stats.chi2.isf(p, 1)) / stats.chi2.ppf(0.5, 1))
+    # the chi2 quantile is decreasing in p: the median quantile is that of the middle p-value(s)
+    k = len(p)
+    mid = np.partition(p, [(k - 1) // 2, k // 2])[[(k - 1) // 2, k // 2]]
+    return float(np.mean(stats.chi2.isf(mid, 1)) / stats.chi2.ppf(0.5, 1))
 
 
 __all__ = [
