@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .._logging import logger
-from ._common import check_unique, open_text, pheno_frame, to_pos
+from ._common import check_unique, open_bytes, open_text, pheno_frame, to_pos
 
 if TYPE_CHECKING:
     import os
@@ -18,17 +18,16 @@ if TYPE_CHECKING:
     from anndata import AnnData
 
 
-def _parse(text: str, sep: str, n_fields: int, *, na: bool) -> pd.DataFrame:
+def _parse(raw: bytes, sep: str, n_fields: int, *, na: bool) -> pd.DataFrame:
     dtypes = {0: str, 1: str, 2: str} | dict.fromkeys(range(3, n_fields), np.float32)
     kwargs = {"na_values": ["NA"], "keep_default_na": False} if na else {"na_filter": False}
-    return pd.read_csv(
-        io.StringIO(text), sep=sep, header=None, dtype=dtypes, engine="c", skipinitialspace=True, **kwargs
-    )
+    return pd.read_csv(io.BytesIO(raw), sep=sep, header=None, dtype=dtypes, engine="c", skipinitialspace=True, **kwargs)
 
 
 def _read_geno(path) -> tuple[pd.DataFrame, np.ndarray]:
-    text = open_text(path)
-    first = text.split("\n", 1)[0]
+    raw = open_bytes(path)  # parsed as bytes: no decode/re-encode of the whole file; decoded only for errors
+    end = raw.find(b"\n")
+    first = (raw if end < 0 else raw[:end]).decode()
     sep = "," if "," in first else r"\s+"
     n_fields = len(first.split(",")) if sep == "," else len(first.split())
     if n_fields < 4:
@@ -36,17 +35,17 @@ def _read_geno(path) -> tuple[pd.DataFrame, np.ndarray]:
         raise ValueError(msg)
     try:
         try:  # fast path: no NA in the file
-            df = _parse(text, sep, n_fields, na=False)
+            df = _parse(raw, sep, n_fields, na=False)
         except ValueError as err:
             if isinstance(err, pd.errors.ParserError):
                 raise
-            df = _parse(text, sep, n_fields, na=True)
+            df = _parse(raw, sep, n_fields, na=True)
     except pd.errors.ParserError as err:
         msg = f"BIMBAM genotype file {path} has ragged rows (rows must all have {n_fields} fields): {err}"
         raise ValueError(msg) from err
     except ValueError as err:
         # locate the first non-numeric dosage for a useful message
-        for lineno, line in enumerate(text.splitlines(), start=1):
+        for lineno, line in enumerate(raw.decode().splitlines(), start=1):
             if not line.strip():
                 continue
             fields = [f.strip() for f in (line.split(",") if sep == "," else line.split())]
@@ -69,7 +68,7 @@ def _read_geno(path) -> tuple[pd.DataFrame, np.ndarray]:
     # short rows are padded with NaN by pandas: check the token count of rows ending in NaN
     last = df.iloc[:, -1].isna().to_numpy()
     if last.any():
-        lines = text.splitlines()
+        lines = raw.decode().splitlines()
         lines = [ln for ln in lines if ln.strip()]
         for i in np.flatnonzero(last):
             got = len(lines[i].split(",")) if sep == "," else len(lines[i].split())
@@ -79,9 +78,9 @@ def _read_geno(path) -> tuple[pd.DataFrame, np.ndarray]:
                     f"{got} fields, the first line has {n_fields}."
                 )
                 raise ValueError(msg)
-    meta = df.iloc[:, :3].copy()
-    meta.columns = ["rs", "allele1", "allele0"]
-    X = np.ascontiguousarray(df.iloc[:, 3:].to_numpy(dtype=np.float32).T)
+    # pop the id columns: the rest is one float32 block whose transpose is X (no copy, unlike df.iloc[:, 3:])
+    meta = pd.DataFrame({name: df.pop(col) for name, col in zip(["rs", "allele1", "allele0"], [0, 1, 2], strict=True)})
+    X = np.ascontiguousarray(df.to_numpy(dtype=np.float32).T)
     return meta, X
 
 

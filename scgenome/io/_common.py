@@ -14,6 +14,16 @@ if TYPE_CHECKING:
     import numpy as np
 
 
+def open_bytes(path: str | os.PathLike) -> bytes:
+    """Read a (possibly gzipped) file into bytes (decompressed)."""
+    path = Path(path)
+    if not path.exists():
+        msg = f"File not found: {path}."
+        raise FileNotFoundError(msg)
+    raw = path.read_bytes()
+    return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+
+
 def open_text(path: str | os.PathLike) -> str:
     """Read a (possibly gzipped) text file into a string."""
     path = Path(path)
@@ -58,4 +68,4 @@ def pheno_frame(values: np.ndarray, index: pd.Index, names: list[str] | None, *,
     return pd.DataFrame(values, index=index, columns=names)
 
 
-__all__ = ["check_unique", "open_text", "pheno_frame", "to_pos"]
+__all__ = ["check_unique", "open_bytes", "open_text", "pheno_frame", "to_pos"]
