@@ -90,6 +90,9 @@ def _loco_kinships(gdata, kinship, K, qc_pass, chrom_of, chunk_size):
     return {str(c): (total - sums[g]) / (p_tot - counts[g]) for g, c in enumerate(chroms)}
 
 
+_SUB = 128  # SNP columns per float64 sub-block in _linear_sums
+
+
 def _linear_sums(Gf: np.ndarray, V: np.ndarray):
     """One-pass sums of a float32 genotype block (NaN = missing) for the QC and the linear model.
 
@@ -97,16 +100,23 @@ def _linear_sums(Gf: np.ndarray, V: np.ndarray):
     each column ``v`` of ``V``, and ``sum_obs x^2`` (float64, BLAS), from which the mean-imputed products follow.
     A block without missing genotypes (one cheap ``isnan(...).any()`` check) skips the per-SNP missing counts.
     """
-    G = Gf.astype(np.float64)
+    n, s = Gf.shape
+    mn, mx = np.fmin.reduce(Gf, axis=0), np.fmax.reduce(Gf, axis=0)
     if np.isnan(Gf).any():
+        G = Gf.astype(np.float64)
         miss = np.isnan(Gf)
-        nm = miss.sum(0)
         G[miss] = 0.0
-        sm = V.T @ miss.astype(np.float64)
-    else:
-        nm = np.zeros(Gf.shape[1], dtype=np.int64)
-        sm = np.zeros((V.shape[1], G.shape[1]))
-    return nm, np.fmin.reduce(Gf, axis=0), np.fmax.reduce(Gf, axis=0), V.T @ G, sm, np.einsum("ns,ns->s", G, G)
+        return miss.sum(0), mn, mx, V.T @ G, V.T @ miss.astype(np.float64), np.einsum("ns,ns->s", G, G)
+    # no missing genotype: float64 products on cache-sized column blocks (about 2x faster than one big copy)
+    sx, sxx = np.empty((V.shape[1], s)), np.empty(s)
+    buf = np.empty((n, min(s, _SUB)))
+    for a in range(0, s, _SUB):
+        b = min(s, a + _SUB)
+        G = buf[:, : b - a]
+        np.copyto(G, Gf[:, a:b])
+        sx[:, a:b] = V.T @ G
+        sxx[a:b] = np.einsum("ns,ns->s", G, G)
+    return np.zeros(s, dtype=np.int64), mn, mx, sx, np.zeros((V.shape[1], s)), sxx
 
 
 def _linear_pass(X, rows, W, y, maf, max_missing, chunk_size):
