@@ -242,45 +242,25 @@ def main() -> None:
     print(f"cells={args.cells} threads={args.threads} glmGamPoi={'yes' if gp else 'not installed'}", flush=True)
 
     rows = []
+
+    def measure(model: str, g: int, tool: str, paths, formulas, tag: str, reps: int, b, d) -> None:
+        out = WORK / f"out_{tool}_{tag}_g{g}"
+        t, peak = run_tool(tool, paths, formulas, out, args.threads, reps, env, scd_python)
+        eb, eg = errors(tool, out, b, d)
+        row = {"model": model, "genes": g, "tool": tool, "time_s": t, "peak_mb": peak, "mae_beta": eb, "mae_gamma": eg}
+        rows.append(row)
+        print(row, flush=True)
+
     for g in args.genes:
         y, obs, b, d = simulate(args.cells, g)
         paths = write_data(f"seed_n{args.cells}_g{g}", y, obs)
-        tools = ["scgenome"] + ([] if args.skip_scdesigner else ["scdesigner"])
-        for tool in tools:
-            out = WORK / f"out_{tool}_full_g{g}"
+        for tool in ["scgenome"] + ([] if args.skip_scdesigner else ["scdesigner"]):
             reps = args.scd_repeats if tool == "scdesigner" else args.repeats
-            t, peak = run_tool(tool, paths, FORMULAS, out, args.threads, reps, env, scd_python)
-            eb, eg = errors(tool, out, b, d)
-            rows.append(
-                {
-                    "model": "mean+dispersion",
-                    "genes": g,
-                    "tool": tool,
-                    "time_s": t,
-                    "peak_mb": peak,
-                    "mae_beta": eb,
-                    "mae_gamma": eg,
-                }
-            )
-            print(rows[-1], flush=True)
+            measure("mean+dispersion", g, tool, paths, FORMULAS, "full", reps, b, d)
         y, obs, b, d = simulate(args.cells, g, mean_only=True)
         paths = write_data(f"meanonly_n{args.cells}_g{g}", y, obs)
         for tool in ["scgenome"] + (["glmgampoi"] if gp else []):
-            out = WORK / f"out_{tool}_meanonly_g{g}"
-            t, peak = run_tool(tool, paths, MEAN_ONLY, out, args.threads, args.repeats, env, scd_python)
-            eb, eg = errors(tool, out, b, d)
-            rows.append(
-                {
-                    "model": "mean-only",
-                    "genes": g,
-                    "tool": tool,
-                    "time_s": t,
-                    "peak_mb": peak,
-                    "mae_beta": eb,
-                    "mae_gamma": eg,
-                }
-            )
-            print(rows[-1], flush=True)
+            measure("mean-only", g, tool, paths, MEAN_ONLY, "meanonly", args.repeats, b, d)
 
     table = pd.DataFrame(rows)
     pd.set_option("display.width", 200)
