@@ -335,6 +335,57 @@ def test_lmm_with_covariates_equals_direct_formulas(rng):
         assert abs(g.var["lm_pval"].iloc[j] / (2 * stats.t.sf(abs(b[-1] / se), n - 3)) - 1) < 1e-8
 
 
+def test_linear_sums_paths_agree_with_direct_sums(rng, monkeypatch):
+    """The compiled pass (F/C order, all rows or a subset) and the numpy pass give the per-SNP sums directly."""
+    from scgenome.tl._gwas import _api
+
+    n, p = 90, 40
+    X = rng.binomial(2, 0.3, size=(n, p)).astype(np.float32)
+    X[rng.random((n, p)) < 0.03] = np.nan  # scattered missing genotypes
+    X[:, 3] = 1.0  # monomorphic
+    X[:, 4] = np.nan
+    X[::2, 5] = np.nan
+    X[1::2, 5] = 2.0  # monomorphic among the observed
+    X[1:, 6] = 0.0  # differs only in the first genotype
+    X[:, 7] = np.where(np.arange(n) % 5 == 0, np.nan, 0.5)  # constant non-integer dosage with missing values
+    X[:, 8] = rng.binomial(2, 0.5, size=n)  # no missing genotype
+    Vt = np.vstack([np.ones(n), rng.normal(size=n), rng.normal(size=n)])
+    rows = np.sort(rng.choice(n, 70, replace=False))
+
+    def direct(Xs, V):
+        miss = np.isnan(Xs)
+        G = np.where(miss, 0.0, Xs.astype(np.float64))
+        lo = np.where(miss, np.inf, Xs).min(0)
+        hi = np.where(miss, -np.inf, Xs).max(0)
+        return miss.sum(0), ~(hi > lo), V @ G, V @ miss, (G * G).sum(0)
+
+    empty = np.zeros(0, dtype=np.int64)
+    for Xo in (np.asfortranarray(X), np.ascontiguousarray(X)):
+        for idx in (empty, rows):
+            ref = direct(X if len(idx) == 0 else X[idx], Vt if len(idx) == 0 else Vt[:, idx])
+            got = _model.linear_sums(Xo, idx, 2, 37, np.ascontiguousarray(Vt if len(idx) == 0 else Vt[:, idx]))
+            for r, gv in zip(ref, got, strict=True):
+                np.testing.assert_allclose(gv, r[..., 2:37], rtol=1e-12, atol=1e-12)
+    for r, gv in zip(direct(X, Vt), _api._linear_sums(X, Vt), strict=True):
+        np.testing.assert_allclose(gv, r, rtol=1e-12, atol=1e-12)
+    assert list(np.flatnonzero(direct(X, Vt)[1])) == [3, 4, 5, 7]
+
+    # tl.gwas: the compiled pass (forced by a zero size threshold; C, F, float64) gives the numpy pass's results
+    y = rng.normal(size=n) + 0.5 * np.nan_to_num(X[:, 0])
+    y[rng.random(n) < 0.1] = np.nan  # analysed rows: a subset
+    y[0] = 1.0  # keeps SNP 6 polymorphic
+    obs = pd.DataFrame({"y": y, "age": rng.normal(size=n)}, index=[f"i{i}" for i in range(n)])
+    g = ad.AnnData(X, obs=obs)
+    sg.tl.gwas(g, "y", covariates=["age"], method="linear", maf=0.0, max_missing=0.2)
+    ref = g.var.copy()
+    monkeypatch.setattr(_api, "_JIT_MIN", 0)
+    for Xo in (np.asfortranarray(X), np.ascontiguousarray(X), X.astype(np.float64)):
+        g2 = ad.AnnData(Xo, obs=obs)
+        sg.tl.gwas(g2, "y", covariates=["age"], method="linear", maf=0.0, max_missing=0.2)
+        pd.testing.assert_frame_equal(g2.var, ref, rtol=1e-10)
+    assert list(np.flatnonzero(ref["gwas_pval"].isna())) == [3, 4, 5, 7]  # monomorphic
+
+
 def test_null_calibration_and_truth_recovery():
     # null: polygenic background + population structure + covariates, no large-effect SNP
     lgc_lmm, lgc_lm = [], []

@@ -13,7 +13,7 @@ from ..._validation import check_nonempty, check_obs_columns
 from ...pp._genotypes import genotype_block, iter_chunks
 from ...pp._kinship import kinship_sums
 from ...pp._qc import check_qc_thresholds, qc_mask, snp_stats
-from ._model import eigen_kinship, fit_null, lambda_gc, lm_chunk, lm_from_sums, lmm_chunk
+from ._model import eigen_kinship, fit_null, lambda_gc, linear_sums, lm_chunk, lm_from_sums, lmm_chunk
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -90,37 +90,41 @@ def _loco_kinships(gdata, kinship, K, qc_pass, chrom_of, chunk_size):
     return {str(c): (total - sums[g]) / (p_tot - counts[g]) for g, c in enumerate(chroms)}
 
 
+_JIT_MIN = 200_000_000  # genotypes (individuals x SNPs) from which the compiled pass beats its first-call cost
 _SUB = 128  # SNP columns per float64 sub-block in _linear_sums
 
 
-def _linear_sums(Gf: np.ndarray, V: np.ndarray):
-    """One-pass sums of a float32 genotype block (NaN = missing) for the QC and the linear model.
+def _linear_sums(Gf: np.ndarray, Vt: np.ndarray):
+    """Numpy/BLAS version of :func:`~scgenome.tl._gwas._model.linear_sums` for a float32 block (all its rows).
 
-    With ``V = [W, y]``, per SNP: missing count, observed min and max, ``sum_obs v x`` and ``sum_missing v`` for
-    each column ``v`` of ``V``, and ``sum_obs x^2`` (float64, BLAS), from which the mean-imputed products follow.
-    A block without missing genotypes (one cheap ``isnan(...).any()`` check) skips the per-SNP missing counts.
+    Used below ``_JIT_MIN`` genotypes, where numba's first call in a process (about 0.5 s) would dominate.
+    A block without missing genotypes (one cheap ``isnan(...).any()`` check) skips the per-SNP missing counts and
+    takes float64 products on cache-sized column blocks.
     """
     n, s = Gf.shape
-    mn, mx = np.fmin.reduce(Gf, axis=0), np.fmax.reduce(Gf, axis=0)
+    mono = ~(np.fmax.reduce(Gf, axis=0) > np.fmin.reduce(Gf, axis=0))
     if np.isnan(Gf).any():
         G = Gf.astype(np.float64)
         miss = np.isnan(Gf)
         G[miss] = 0.0
-        return miss.sum(0), mn, mx, V.T @ G, V.T @ miss.astype(np.float64), np.einsum("ns,ns->s", G, G)
-    # no missing genotype: float64 products on cache-sized column blocks (about 2x faster than one big copy)
-    sx, sxx = np.empty((V.shape[1], s)), np.empty(s)
+        return miss.sum(0), mono, Vt @ G, Vt @ miss.astype(np.float64), np.einsum("ns,ns->s", G, G)
+    sx, sxx = np.empty((Vt.shape[0], s)), np.empty(s)
     buf = np.empty((n, min(s, _SUB)))
     for a in range(0, s, _SUB):
         b = min(s, a + _SUB)
         G = buf[:, : b - a]
         np.copyto(G, Gf[:, a:b])
-        sx[:, a:b] = V.T @ G
+        sx[:, a:b] = Vt @ G
         sxx[a:b] = np.einsum("ns,ns->s", G, G)
-    return np.zeros(s, dtype=np.int64), mn, mx, sx, np.zeros((V.shape[1], s)), sxx
+    return np.zeros(s, dtype=np.int64), mono, sx, np.zeros((Vt.shape[0], s)), sxx
 
 
 def _linear_pass(X, rows, W, y, maf, max_missing, chunk_size):
-    """QC statistics and the linear-model tests of the passing SNPs in one pass over the genotypes."""
+    """QC statistics and the linear-model tests of the passing SNPs in one pass over the genotypes.
+
+    Large inputs go through the compiled :func:`~scgenome.tl._gwas._model.linear_sums`, which reads a
+    C- or F-ordered float32 ``X`` in place (no copy of a chunk); others through the numpy version on chunks.
+    """
     p = X.shape[1]
     n = len(y)
     n_miss = np.zeros(p, dtype=np.int64)
@@ -128,15 +132,28 @@ def _linear_pass(X, rows, W, y, maf, max_missing, chunk_size):
     mono = np.ones(p, dtype=bool)
     out = {f: np.full(p, np.nan) for f in ("beta", "se", "pval", "p_lrt", "p_score")}
     r = None if rows.all() else rows
-    V = np.ascontiguousarray(np.column_stack([W, y]), dtype=np.float64)
+    Vt = np.ascontiguousarray(np.column_stack([W, y]).T, dtype=np.float64)
     c = W.shape[1]
+    jit = n * p >= _JIT_MIN
+    in_place = (
+        jit and isinstance(X, np.ndarray) and X.dtype == np.float32 and (X.flags.f_contiguous or X.flags.c_contiguous)
+    )
+    ridx = np.flatnonzero(rows) if r is not None else np.zeros(0, dtype=np.int64)
+    none = np.zeros(0, dtype=np.int64)
     for sl in progress(list(iter_chunks(p, chunk_size)), desc="gwas (linear)"):
-        Gf = genotype_block(X, r, sl, dtype=np.float32)
-        nm, mn, mx, sx, sm, sxx = _linear_sums(Gf, V)
+        if in_place:
+            nm, mono[sl], sx, sm, sxx = linear_sums(X, ridx, sl.start, sl.stop, Vt)
+        else:
+            Gf = genotype_block(X, r, sl, dtype=np.float32)
+            if jit:
+                Gf = Gf if Gf.flags.f_contiguous or Gf.flags.c_contiguous else np.ascontiguousarray(Gf)
+                nm, mono[sl], sx, sm, sxx = linear_sums(Gf, none, 0, Gf.shape[1], Vt)
+            else:
+                nm, mono[sl], sx, sm, sxx = _linear_sums(Gf, Vt)
         n_obs = n - nm
         with np.errstate(invalid="ignore", divide="ignore"):
             a = sx[0] / (2.0 * n_obs)  # W[:, 0] is the intercept: sx[0] is the sum of observed dosages
-        n_miss[sl], af[sl], mono[sl] = nm, a, ~(mx > mn)
+        n_miss[sl], af[sl] = nm, a
         keep = np.flatnonzero(~mono[sl] & (a >= maf) & (a <= 1.0 - maf) & (nm / n <= max_missing))
         if len(keep) == 0:
             continue

@@ -548,6 +548,96 @@ def lm_chunk(W: np.ndarray, y: np.ndarray, X: np.ndarray) -> dict[str, np.ndarra
     return lm_from_sums(W, y, W.T @ X, np.einsum("ns,ns->s", X, X), y @ X)
 
 
+_TILE = 16  # columns gathered at a time by linear_sums when X is not read in place
+
+
+@numba.njit(cache=True, fastmath={"reassoc", "contract"}, inline="always")
+def _column_sums(col, Vt, j, nmiss, mono, sx, sm, sxx):  # pragma: no cover - compiled
+    """Add the sums of one contiguous genotype column into column ``j`` of the outputs of :func:`linear_sums`."""
+    n = col.shape[0]
+    k = Vt.shape[0]
+    y = Vt[k - 1]
+    x0 = np.float64(col[0])
+    s1 = s2 = sy = d = 0.0
+    for i in range(n):  # no test per genotype: SIMD, one read of memory
+        x = np.float64(col[i])
+        e = x - x0
+        s1 += x
+        s2 += x * x
+        sy += y[i] * x
+        d += e * e  # > 0 exactly when some genotype differs from the first
+    if s1 == s1:  # a missing genotype (NaN) would have made the sum NaN
+        mono[j] = not d > 0.0
+        sx[0, j] = s1
+        sx[k - 1, j] = sy
+        sxx[j] = s2
+        for t in range(1, k - 1):
+            v = Vt[t]
+            acc = 0.0
+            for i in range(n):
+                acc += v[i] * np.float64(col[i])
+            sx[t, j] = acc
+        return
+    cnt = 0
+    lo, hi = np.inf, -np.inf
+    s2 = 0.0
+    for i in range(n):
+        x = np.float64(col[i])
+        if np.isnan(x):
+            cnt += 1
+            for t in range(k):
+                sm[t, j] += Vt[t, i]
+        else:
+            lo = min(lo, x)
+            hi = max(hi, x)
+            s2 += x * x
+            for t in range(k):
+                sx[t, j] += Vt[t, i] * x
+    nmiss[j] = cnt
+    mono[j] = not hi > lo
+    sxx[j] = s2
+
+
+@numba.njit(cache=True, fastmath={"reassoc", "contract"})
+def linear_sums(X, rows, a, b, Vt):  # pragma: no cover - compiled
+    """One pass over SNP columns ``a:b`` of ``X`` (NaN = missing; C or F order) with ``Vt = [W, y]'`` ((c+1) x n).
+
+    ``rows`` are the analysed rows of ``X`` (empty: all). Per SNP: missing count, whether the observed genotypes
+    are all equal, ``sum_obs v x`` and ``sum_missing v`` for every row ``v`` of ``Vt`` (the first is the
+    intercept), and ``sum_obs x^2``, in float64, so that the mean-imputed products follow in closed form. Columns
+    of an F-ordered ``X`` are read in place when all rows are analysed, else gathered ``_TILE`` at a time.
+    A column is summed without a missing-value test; only columns whose sum came out NaN are summed again.
+    """
+    k, n = Vt.shape
+    s = b - a
+    nmiss = np.zeros(s, dtype=np.int64)
+    mono = np.zeros(s, dtype=np.bool_)
+    sx = np.zeros((k, s))
+    sm = np.zeros((k, s))
+    sxx = np.zeros(s)
+    subset = rows.shape[0] > 0
+    if not subset and X.flags.f_contiguous:
+        for j in range(s):
+            _column_sums(X[:, a + j], Vt, j, nmiss, mono, sx, sm, sxx)
+        return nmiss, mono, sx, sm, sxx
+    buf = np.empty((_TILE, n), dtype=X.dtype)
+    for j0 in range(0, s, _TILE):
+        w = min(_TILE, s - j0)
+        if X.flags.f_contiguous:
+            for jj in range(w):
+                col = X[:, a + j0 + jj]
+                for i in range(n):
+                    buf[jj, i] = col[rows[i]]
+        else:
+            for i in range(n):
+                row = X[rows[i] if subset else i]
+                for jj in range(w):
+                    buf[jj, i] = row[a + j0 + jj]
+        for jj in range(w):
+            _column_sums(buf[jj], Vt, j0 + jj, nmiss, mono, sx, sm, sxx)
+    return nmiss, mono, sx, sm, sxx
+
+
 def lm_from_sums(
     W: np.ndarray, y: np.ndarray, WtX: np.ndarray, xx: np.ndarray, xy: np.ndarray
 ) -> dict[str, np.ndarray]:
@@ -587,6 +677,7 @@ __all__ = [
     "eigen_kinship",
     "fit_null",
     "lambda_gc",
+    "linear_sums",
     "lm_chunk",
     "lm_from_sums",
     "lmm_chunk",
