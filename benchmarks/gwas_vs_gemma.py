@@ -312,7 +312,9 @@ def main() -> None:
         "|---|---|---|---|---|---|---|---|",
     ]
     lines = list(header)
-    summary = {}
+    results = root / "results.json"
+    # earlier sizes stay in the file: a run of one size merges into it
+    summary = json.loads(results.read_text()) if results.exists() else {}
     for size in args.sizes.split(","):
         print(f"== {size}", flush=True)
         work = root / size
@@ -324,7 +326,7 @@ def main() -> None:
             for m, r in rows.items()
         }
         print("\n".join(lines), flush=True)
-        (root / "results.json").write_text(json.dumps(summary, indent=1, default=str))
+        results.write_text(json.dumps(summary, indent=1, default=str))
     print("\n".join(lines))
 
 

@@ -1,4 +1,4 @@
-"""``sg.tl.synthesize``: synthetic cohorts from a fitted genotype-cluster HMM and genetic model."""
+"""``sg.tl.synthesize``: synthetic cohorts from a fitted haplotype-cluster HMM and genetic model."""
 
 from __future__ import annotations
 
@@ -140,9 +140,9 @@ def synthesize(
     covariates: str | Sequence[str] | None = None,
     n_individuals: int | None = None,
     method: Literal["hmm"] = "hmm",
-    n_states: int = 16,
+    n_states: int = 8,
     recombination_scale: float = 1.0,
-    emission_noise: float = 1.0,
+    emission_noise: float = 0.1,
     n_groups: int = 8,
     min_group_size: int = 50,
     min_cluster_size: float = 5.0,
@@ -169,23 +169,25 @@ def synthesize(
     n_individuals
         Synthetic cohort size (default: as many as the input).
     method
-        Generator: ``"hmm"`` (genotype-cluster HMM).
+        Generator: ``"hmm"`` (diploid haplotype-cluster HMM).
     n_states
-        Privacy knob: number of genotype clusters ``K`` per locus. More states reproduce finer LD (utility)
-        and bring synthetic genomes closer to real ones (privacy).
+        Privacy knob: number of haplotype clusters ``K`` per locus (8 suits a cross of 8 founder strains;
+        the fit costs ``K^2`` per locus). More states reproduce finer LD (utility) and bring synthetic
+        genomes closer to real ones (privacy).
     recombination_scale
-        Privacy knob: multiplies the fitted jump rate when sampling. Above 1, synthetic genomes switch
-        cluster more often: shorter shared segments (privacy) and weaker long-range LD (utility).
+        Privacy knob: multiplies the switching (off-diagonal) part of the cluster transitions when
+        sampling. Above 1, synthetic haplotypes switch cluster more often: shorter shared segments
+        (privacy) and weaker long-range LD (utility).
     emission_noise
-        Privacy knob: Dirichlet pseudocount pulling each cluster's genotype frequencies towards the locus'
-        frequencies; larger adds per-SNP noise (privacy) and weakens LD (utility).
+        Privacy knob: Beta pseudo-count (haplotypes) pulling each cluster's allele frequency towards the
+        locus' frequency; larger adds per-SNP noise (privacy) and weakens LD (utility).
     n_groups
         Population-structure groups (k-means on the top 10 genotype PCs); each has its own cluster mixture
         along the genome, which reproduces genome-wide structure.
     min_group_size
         Privacy knob: groups smaller than this merge into their nearest group (no family-sized groups).
     min_cluster_size
-        Privacy knob: a cluster used by fewer training individuals (expected count) at a locus cannot be
+        Privacy knob: a cluster carried by fewer training haplotypes (expected count) at a locus cannot be
         entered there.
     lead_pvalue
         Real-GWAS p-value below which clumped lead SNPs become fixed effects of the phenotype model.
@@ -220,10 +222,14 @@ def synthesize(
 
     Notes
     -----
-    Genotypes: a K-state genotype-cluster HMM per chromosome in the spirit of fastPHASE
-    (Scheet & Stephens 2006) fitted by Baum-Welch, with jump probability ``1 - exp(-rho d)`` over the
-    genetic distance ``d`` and group-specific jump-to distributions; synthetic genomes are SAMPLED
-    (state path, then genotypes from the emission frequencies), never copied. Phenotypes: the LMM of
+    Genotypes: the diploid haplotype-cluster HMM of fastPHASE (Scheet & Stephens 2006) per chromosome,
+    fitted by Baum-Welch on the unphased genotypes: each of an individual's two haplotypes walks
+    through ``K`` clusters, jumping with probability ``1 - exp(-rho d)`` over the genetic distance ``d``
+    to a cluster drawn from a group-specific distribution; cluster ``k`` carries the counted allele
+    with probability ``theta[l, k]``. Synthetic haplotypes are SAMPLED, never copied: the cluster path
+    from a non-homogeneous Markov chain whose transitions are the training haplotypes' expected
+    cluster transitions pooled over the structure group (so cluster and allele frequencies follow the
+    fit), then each allele from its cluster's frequency; a genotype is the sum of two haplotypes. Phenotypes: the LMM of
     Zhou & Stephens (2012) fitted by :func:`scgenome.tl.gwas` gives ``vg`` and ``ve``; clumped lead SNPs
     enter as fixed effects (GLS), the polygenic SNP effects are one posterior draw, the residual is
     ``N(0, ve)``; binary traits use the liability-threshold model. Covariates: Gaussian copula with the

@@ -1,12 +1,15 @@
-"""Genotype-cluster hidden Markov model (fastPHASE-style) fitted by EM and sampled.
+"""Diploid haplotype-cluster hidden Markov model (fastPHASE) fitted by EM and sampled.
 
 The math knows nothing about AnnData. Genotypes are int8 codes ``0, 1, 2`` (dosage of the counted
-allele, rounded) and ``3`` for missing. Each chromosome is a chain of loci; an individual's hidden
-state ``z_l`` in ``{0, ..., K-1}`` is a genotype cluster. Between loci ``l-1`` and ``l`` the state
-"jumps" with probability ``r_l = 1 - exp(-rho * d_l)`` (``d_l`` the genetic distance) to a cluster
-drawn from ``alpha[g, l, :]`` (``g`` the individual's structure group), else it stays. Emissions are
-per-locus, per-cluster genotype frequencies ``theta[l, k, :]`` with a Dirichlet prior centred on the
-locus' genotype frequencies (Scheet & Stephens 2006, fastPHASE; Li & Stephens 2003).
+allele, rounded) and ``3`` for missing. Each chromosome is a chain of loci. An individual carries two
+haplotypes; each haplotype's hidden state ``z_l`` in ``{0, ..., K-1}`` is a haplotype cluster. Between
+loci ``l-1`` and ``l`` each haplotype independently "jumps" with probability ``r_l = 1 - exp(-rho d_l)``
+(``d_l`` the genetic distance) to a cluster drawn from ``alpha[g, l, :]`` (``g`` the individual's
+structure group), else it stays. Cluster ``k`` carries the counted allele with probability
+``theta[l, k]`` (Beta prior centred on the locus' allele frequency); the genotype is the sum of the two
+haplotypes' alleles, so the pair state ``(k1, k2)`` emits ``0, 1, 2`` with the binomial-like
+probabilities of two independent alleles (Scheet & Stephens 2006). The forward-backward recursions use
+the factorisation of the pair transition, ``O(K^2)`` per locus instead of ``O(K^4)``.
 """
 
 from __future__ import annotations
@@ -18,82 +21,262 @@ import numpy as np
 
 from ..._logging import logger
 
+GROUP_POOLING = 1.0
+
+
+def _emission_tables(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pair-state emission table ``E[l, x, k1, k2]`` (``x`` = 0, 1, 2, 3 = missing) and, for ``x = 1``,
+    the probability ``H1[l, k1, k2]`` that haplotype 1 (in ``k1``) carries the counted allele."""
+    t1 = theta[:, :, None]
+    t2 = theta[:, None, :]
+    L, K = theta.shape
+    E = np.empty((L, 4, K, K))
+    E[:, 0] = (1.0 - t1) * (1.0 - t2)
+    het = t1 * (1.0 - t2)
+    E[:, 1] = het + (1.0 - t1) * t2
+    E[:, 2] = t1 * t2
+    E[:, 3] = 1.0
+    return E, het / E[:, 1]
+
 
 @numba.njit(cache=True, parallel=True)
-def _estep_chrom(codes, r, theta, alpha, group, n_chunks):  # pragma: no cover - compiled
-    """Forward-backward for one chromosome; returns summed expected counts (by chunk of individuals)."""
+def _estep_chrom(codes, r, E, H1, alpha, group, n_chunks):  # pragma: no cover - compiled
+    """Forward-backward of the diploid model for one chromosome; returns summed expected counts.
+
+    Returns ``(allele, total, jumps, njump, loglik)``: expected counted alleles per (locus, cluster) and
+    haplotypes per (group, locus, cluster), expected jumps into each cluster per (group, locus), the total expected number of
+    jumps (loci after the first), and the per-individual log-likelihood.
+    """
     n, L = codes.shape
-    K = theta.shape[1]
+    K = alpha.shape[2]
     G = alpha.shape[0]
-    em = np.zeros((n_chunks, L, K, 3))
+    acnt = np.zeros((n_chunks, L, K))
+    hcnt = np.zeros((n_chunks, G, L, K))
     jc = np.zeros((n_chunks, G, L, K))
-    usage = np.zeros((n_chunks, L, K))
     njump = np.zeros(n_chunks)
     loglik = np.zeros(n)
     bounds = np.linspace(0, n, n_chunks + 1).astype(np.int64)
     for ch in numba.prange(n_chunks):
-        f = np.empty((L, K))
+        f = np.empty((L, K, K))
         c = np.empty(L)
-        b = np.empty(K)
-        bn = np.empty(K)
-        e = np.empty(K)
+        b = np.empty((K, K))
+        eb = np.empty((K, K))
+        R = np.empty(K)
+        Q = np.empty(K)
         for i in range(bounds[ch], bounds[ch + 1]):
             g = group[i]
-            # forward
-            s = 0.0
+            # ---------------- forward (f[l] normalised to sum 1; c[l] the scale)
             x = codes[i, 0]
-            for k in range(K):
-                ek = 1.0 if x == 3 else theta[0, k, x]
-                f[0, k] = alpha[g, 0, k] * ek
-                s += f[0, k]
+            s = 0.0
+            for k1 in range(K):
+                for k2 in range(K):
+                    v = alpha[g, 0, k1] * alpha[g, 0, k2] * E[0, x, k1, k2]
+                    f[0, k1, k2] = v
+                    s += v
             c[0] = s
-            for k in range(K):
-                f[0, k] /= s
+            for k1 in range(K):
+                for k2 in range(K):
+                    f[0, k1, k2] /= s
             for ll in range(1, L):
                 x = codes[i, ll]
                 rl = r[ll]
+                st = 1.0 - rl
+                for k1 in range(K):
+                    acc = 0.0
+                    for k2 in range(K):
+                        acc += f[ll - 1, k1, k2]
+                    R[k1] = acc
                 s = 0.0
-                for k in range(K):
-                    ek = 1.0 if x == 3 else theta[ll, k, x]
-                    v = ((1.0 - rl) * f[ll - 1, k] + rl * alpha[g, ll, k]) * ek
-                    f[ll, k] = v
-                    s += v
+                for k1 in range(K):
+                    a1 = alpha[g, ll, k1]
+                    for k2 in range(K):
+                        a2 = alpha[g, ll, k2]
+                        pred = st * st * f[ll - 1, k1, k2] + st * rl * (a2 * R[k1] + a1 * R[k2]) + rl * rl * a1 * a2
+                        v = pred * E[ll, x, k1, k2]
+                        f[ll, k1, k2] = v
+                        s += v
                 c[ll] = s
-                for k in range(K):
-                    f[ll, k] /= s
+                for k1 in range(K):
+                    for k2 in range(K):
+                        f[ll, k1, k2] /= s
             lg = 0.0
             for ll in range(L):
                 lg += np.log(c[ll])
             loglik[i] = lg
-            # backward
-            for k in range(K):
-                b[k] = 1.0
+            # ---------------- backward
+            for k1 in range(K):
+                for k2 in range(K):
+                    b[k1, k2] = 1.0
             for ll in range(L - 1, -1, -1):
                 x = codes[i, ll]
-                # posterior at ll
-                for k in range(K):
-                    gk = f[ll, k] * b[k]
-                    usage[ch, ll, k] += gk
-                    if x != 3:
-                        em[ch, ll, k, x] += gk
+                # posterior of the pair state: allele counts per cluster
+                if x != 3:
+                    for k1 in range(K):
+                        hs = 0.0
+                        a_s = 0.0
+                        for k2 in range(K):
+                            gk = f[ll, k1, k2] * b[k1, k2]
+                            hs += gk
+                            if x == 1:
+                                a_s += gk * H1[ll, k1, k2]
+                        hcnt[ch, g, ll, k1] += hs  # haplotype 1 in k1 (haplotype 2 by symmetry below)
+                        if x == 2:
+                            acnt[ch, ll, k1] += hs
+                        elif x == 1:
+                            acnt[ch, ll, k1] += a_s
                 if ll == 0:
-                    for k in range(K):
-                        jc[ch, g, 0, k] += f[0, k] * b[k]
+                    for k1 in range(K):
+                        acc = 0.0
+                        for k2 in range(K):
+                            acc += f[0, k1, k2] * b[k1, k2]
+                        jc[ch, g, 0, k1] += 2.0 * acc
                     break
                 rl = r[ll]
+                st = 1.0 - rl
+                for k1 in range(K):
+                    for k2 in range(K):
+                        eb[k1, k2] = E[ll, x, k1, k2] * b[k1, k2] / c[ll]
+                for k1 in range(K):
+                    acc = 0.0
+                    for k2 in range(K):
+                        acc += f[ll - 1, k1, k2]
+                    R[k1] = acc
+                # expected jumps of haplotype 1 into k1 (times 2 for both haplotypes)
+                for k1 in range(K):
+                    acc = 0.0
+                    accq = 0.0
+                    for k2 in range(K):
+                        a2 = alpha[g, ll, k2]
+                        acc += eb[k1, k2] * (st * R[k2] + rl * a2)
+                        accq += a2 * eb[k1, k2]
+                    jk = rl * alpha[g, ll, k1] * acc
+                    jc[ch, g, ll, k1] += 2.0 * jk
+                    njump[ch] += 2.0 * jk
+                    Q[k1] = accq
+                Z = 0.0
+                for k1 in range(K):
+                    Z += alpha[g, ll, k1] * Q[k1]
+                for k1 in range(K):
+                    for k2 in range(K):
+                        b[k1, k2] = st * st * eb[k1, k2] + st * rl * (Q[k1] + Q[k2]) + rl * rl * Z
+    # haplotype 2 mirrors haplotype 1 (the posterior is symmetric in the pair)
+    return 2.0 * acnt.sum(0), 2.0 * hcnt.sum(0), jc.sum(0), njump.sum(), loglik
+
+
+@numba.njit(cache=True, parallel=True)
+def _transitions_chrom(codes, r, E, alpha, group, n_chunks):  # pragma: no cover - compiled
+    """Expected haplotype cluster transitions ``(G, L, K, K)``: ``[g, l, j, k]`` sums, over the individuals
+    of group ``g`` and both haplotypes, the posterior probability of cluster ``j`` at locus ``l - 1`` and
+    ``k`` at ``l`` (row ``l = 0`` holds the initial cluster counts on its diagonal)."""
+    n, L = codes.shape
+    K = alpha.shape[2]
+    G = alpha.shape[0]
+    tr = np.zeros((n_chunks, G, L, K, K))
+    bounds = np.linspace(0, n, n_chunks + 1).astype(np.int64)
+    for ch in numba.prange(n_chunks):
+        f = np.empty((L, K, K))
+        b = np.empty((K, K))
+        eb = np.empty((K, K))
+        R = np.empty(K)
+        Q = np.empty(K)
+        M = np.empty((K, K))
+        for i in range(bounds[ch], bounds[ch + 1]):
+            g = group[i]
+            x = codes[i, 0]
+            s = 0.0
+            for k1 in range(K):
+                for k2 in range(K):
+                    v = alpha[g, 0, k1] * alpha[g, 0, k2] * E[0, x, k1, k2]
+                    f[0, k1, k2] = v
+                    s += v
+            for k1 in range(K):
+                for k2 in range(K):
+                    f[0, k1, k2] /= s
+            for ll in range(1, L):
+                x = codes[i, ll]
+                rl = r[ll]
+                st = 1.0 - rl
+                for k1 in range(K):
+                    acc = 0.0
+                    for k2 in range(K):
+                        acc += f[ll - 1, k1, k2]
+                    R[k1] = acc
+                s = 0.0
+                for k1 in range(K):
+                    a1 = alpha[g, ll, k1]
+                    for k2 in range(K):
+                        a2 = alpha[g, ll, k2]
+                        pred = st * st * f[ll - 1, k1, k2] + st * rl * (a2 * R[k1] + a1 * R[k2]) + rl * rl * a1 * a2
+                        v = pred * E[ll, x, k1, k2]
+                        f[ll, k1, k2] = v
+                        s += v
+                for k1 in range(K):
+                    for k2 in range(K):
+                        f[ll, k1, k2] /= s
+            for k1 in range(K):
+                for k2 in range(K):
+                    b[k1, k2] = 1.0
+            for ll in range(L - 1, 0, -1):
+                x = codes[i, ll]
+                rl = r[ll]
+                st = 1.0 - rl
+                s = 0.0
+                for k1 in range(K):
+                    for k2 in range(K):
+                        v = E[ll, x, k1, k2] * b[k1, k2]
+                        eb[k1, k2] = v
+                for k1 in range(K):
+                    accq = 0.0
+                    for k2 in range(K):
+                        accq += alpha[g, ll, k2] * eb[k1, k2]
+                    Q[k1] = accq
+                # M[j2, k] = sum_k2 T(j2, k2) eb(k, k2)
+                for j2 in range(K):
+                    for k in range(K):
+                        M[j2, k] = st * eb[k, j2] + rl * Q[k]
+                # xi(j, k) = T(j, k) sum_j2 f(j, j2) M(j2, k), normalised over (j, k)
+                s = 0.0
+                for j in range(K):
+                    for k in range(K):
+                        acc = 0.0
+                        for j2 in range(K):
+                            acc += f[ll - 1, j, j2] * M[j2, k]
+                        t = rl * alpha[g, ll, k]
+                        if j == k:
+                            t += st
+                        v = t * acc
+                        eb[j, k] = v  # reuse as xi after Q and M are built
+                        s += v
+                for j in range(K):
+                    for k in range(K):
+                        tr[ch, g, ll, j, k] += 2.0 * eb[j, k] / s
+                # backward step (recompute e * b into eb)
+                for k1 in range(K):
+                    for k2 in range(K):
+                        eb[k1, k2] = E[ll, x, k1, k2] * b[k1, k2]
+                Z = 0.0
+                for k1 in range(K):
+                    Z += alpha[g, ll, k1] * Q[k1]
+                s = 0.0
+                for k1 in range(K):
+                    for k2 in range(K):
+                        v = st * st * eb[k1, k2] + st * rl * (Q[k1] + Q[k2]) + rl * rl * Z
+                        b[k1, k2] = v
+                        s += v
+                for k1 in range(K):
+                    for k2 in range(K):
+                        b[k1, k2] /= s
+            # initial clusters: posterior at locus 0
+            s = 0.0
+            for k1 in range(K):
+                for k2 in range(K):
+                    s += f[0, k1, k2] * b[k1, k2]
+            for k1 in range(K):
                 acc = 0.0
-                for k in range(K):
-                    ek = 1.0 if x == 3 else theta[ll, k, x]
-                    e[k] = ek * b[k] / c[ll]
-                    jk = rl * alpha[g, ll, k] * e[k]
-                    jc[ch, g, ll, k] += jk
-                    njump[ch] += jk
-                    acc += alpha[g, ll, k] * e[k]
-                for k in range(K):
-                    bn[k] = (1.0 - rl) * e[k] + rl * acc
-                for k in range(K):
-                    b[k] = bn[k]
-    return em.sum(0), jc.sum(0), usage.sum(0), njump.sum(), loglik
+                for k2 in range(K):
+                    acc += f[0, k1, k2] * b[k1, k2]
+                tr[ch, g, 0, k1, k1] += 2.0 * acc / s
+    return tr.sum(0)
 
 
 def _moving_sum(a: np.ndarray, w: int, axis: int) -> np.ndarray:
@@ -112,18 +295,19 @@ def _moving_sum(a: np.ndarray, w: int, axis: int) -> np.ndarray:
 class ChromHMM:
     """Fitted parameters of one chromosome."""
 
-    theta: np.ndarray  # (L, K, 3) emission genotype frequencies
+    theta: np.ndarray  # (L, K) probability that cluster k carries the counted allele
     alpha: np.ndarray  # (G, L, K) jump-to distributions per group
     dist: np.ndarray  # (L,) genetic distance to the previous locus (first is 0)
-    rho: float  # jumps per unit distance
-    usage: np.ndarray  # (L, K) expected number of individuals in each cluster
-    geno_freq: np.ndarray  # (G, L, 3) observed genotype frequencies per group (shrunk to the total)
+    rho: float  # jumps per haplotype per unit distance
+    usage: np.ndarray  # (G, L, K) expected number of training haplotypes of each group in each cluster
+    allele_freq: np.ndarray  # (G, L) observed counted-allele frequency per group (shrunk to the total)
+    trans: np.ndarray | None = None  # (G, L, K, K) expected cluster transitions of the training haplotypes
     loglik: float = np.nan
 
 
 @dataclass
 class GenotypeHMM:
-    """A fitted genotype-cluster HMM: one :class:`ChromHMM` per chromosome."""
+    """A fitted haplotype-cluster HMM: one :class:`ChromHMM` per chromosome."""
 
     chroms: list[ChromHMM]
     slices: list[slice]
@@ -139,7 +323,7 @@ def _jump_prob(dist: np.ndarray, rho: float) -> np.ndarray:
 
 
 def _solve_rho(dist: np.ndarray, target: float) -> float:
-    """Rho such that the expected number of jumps per individual equals ``target``."""
+    """Rho such that the expected number of jumps per haplotype equals ``target``."""
     d = dist[1:]
     if target <= 0 or d.sum() == 0:
         return 1e-6
@@ -159,14 +343,14 @@ def fit_hmm(
     chrom_slices: list[slice],
     group: np.ndarray,
     *,
-    n_states: int = 16,
-    emission_prior: float = 1.0,
+    n_states: int = 8,
+    emission_prior: float = 0.1,
     alpha_window: int = 3,
     n_iter: int = 10,
     rng: np.random.Generator,
     n_chunks: int = 8,
 ) -> GenotypeHMM:
-    """Fit the genotype-cluster HMM by EM (Baum-Welch), chromosome by chromosome.
+    """Fit the haplotype-cluster HMM by EM (Baum-Welch), chromosome by chromosome.
 
     Parameters
     ----------
@@ -179,9 +363,9 @@ def fit_hmm(
     group
         ``(n,)`` structure-group label of each individual (0..G-1).
     n_states
-        Number of genotype clusters ``K``.
+        Number of haplotype clusters ``K``.
     emission_prior
-        Dirichlet pseudocount pulling each cluster's genotype frequencies to the locus frequencies.
+        Beta pseudo-count (in haplotypes) pulling each cluster's allele frequency to the locus frequency.
     alpha_window
         Half-width (loci) of the window that pools jump counts when estimating ``alpha``.
     n_iter
@@ -201,37 +385,104 @@ def fit_hmm(
         x = np.ascontiguousarray(codes[:, sl])
         d = np.asarray(dist[sl], dtype=np.float64).copy()
         L = x.shape[1]
-        cnt = np.stack([(x == g).sum(0) for g in range(3)], axis=1).astype(np.float64)
-        tfreq = cnt / np.maximum(cnt.sum(1, keepdims=True), 1.0)
-        gcnt = np.stack([np.stack([((x == g) & (group[:, None] == h)).sum(0) for g in range(3)], 1) for h in range(G)])
-        gfreq = (gcnt + 2.0 * tfreq[None]) / (gcnt.sum(2, keepdims=True) + 2.0)
-        pfreq = (cnt + 0.5) / (cnt + 0.5).sum(1, keepdims=True)
-        theta = rng.dirichlet(np.ones(3), size=(L, K)) * 0.5 + 0.5 * pfreq[:, None, :]
+        obs = x != 3
+        xa = np.where(obs, x, 0).astype(np.float64)
+        p = (xa.sum(0) + 0.5) / (2.0 * obs.sum(0) + 1.0)
+        ga = np.stack([xa[group == h].sum(0) for h in range(G)])
+        gn = np.stack([2.0 * obs[group == h].sum(0) for h in range(G)])
+        gfreq = (ga + 4.0 * p[None]) / (gn + 4.0)
+        theta = np.clip(rng.uniform(0.05, 0.95, size=(L, K)) * 0.5 + 0.5 * p[:, None], 0.01, 0.99)
         alpha = np.full((G, L, K), 1.0 / K)
-        rho = _solve_rho(d, 0.5 * K * max(1.0, d[1:].sum() / 100.0))
+        rho = _solve_rho(d, max(1.0, d[1:].sum() / 100.0))
         ll_old = -np.inf
         for _it in range(n_iter):
             r = _jump_prob(d, rho)
-            em, jc, usage, njump, ll = _estep_chrom(x, r, theta, alpha, group, n_chunks)
+            E, H1 = _emission_tables(theta)
+            acnt, hcnt, jc, njump, ll = _estep_chrom(x, r, E, H1, alpha, group, n_chunks)
             ll = float(ll.sum())
             # M-step
-            theta = em + emission_prior * pfreq[:, None, :]
-            theta /= theta.sum(2, keepdims=True)
+            theta = (acnt + emission_prior * p[:, None]) / (hcnt.sum(0) + emission_prior)
+            theta = np.clip(theta, 1e-4, 1.0 - 1e-4)
             tot = _moving_sum(jc.sum(0), 2, axis=0) + 1e-3
             glob = tot / tot.sum(1, keepdims=True)
             grp = _moving_sum(jc, alpha_window, axis=1)
             alpha = grp + 1.0 * glob[None]
             alpha /= alpha.sum(2, keepdims=True)
-            rho = _solve_rho(d, njump / n)
-            if ll - ll_old < 1e-4 * abs(ll):
-                ll_old = ll
-                break
+            rho = _solve_rho(d, njump / (2.0 * n))
+            converged = ll - ll_old < 1e-4 * abs(ll)
             ll_old = ll
-        chroms.append(ChromHMM(theta=theta, alpha=alpha, dist=d, rho=rho, usage=usage, geno_freq=gfreq, loglik=ll_old))
+            if converged:
+                break
+        r = _jump_prob(d, rho)
+        trans = _transitions_chrom(x, r, _emission_tables(theta)[0], alpha, group, n_chunks).astype(np.float32)
+        chroms.append(
+            ChromHMM(
+                theta=theta, alpha=alpha, dist=d, rho=rho, usage=hcnt, allele_freq=gfreq, trans=trans, loglik=ll_old
+            )
+        )
         total_ll += ll_old
     group_freq = np.bincount(group, minlength=G) / n
-    logger.info("genotype HMM fitted: K=%d, %d chromosomes, logL %.1f", K, len(chroms), total_ll)
+    logger.info("haplotype-cluster HMM fitted: K=%d, %d chromosomes, logL %.1f", K, len(chroms), total_ll)
     return GenotypeHMM(chroms=chroms, slices=list(chrom_slices), group_freq=group_freq, n_states=K)
+
+
+def sample_haplotypes(
+    model: GenotypeHMM,
+    group: np.ndarray,
+    *,
+    recombination_scale: float = 1.0,
+    min_cluster_size: float = 0.0,
+    transition_prior: float = 1.0,
+    group_pooling: float | None = None,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Sample two haplotypes per individual: ``(n, 2, p)`` int8 alleles (1 = counted allele).
+
+    Each haplotype's cluster path is a draw from the group's non-homogeneous Markov chain whose
+    transition matrix at each locus is the training haplotypes' expected cluster transitions (plus
+    ``transition_prior`` pseudo-haplotypes per row following the fitted jump model), so that the
+    chain's cluster frequencies, and through them the allele frequencies, follow the fitted usage.
+    ``recombination_scale`` scales the off-diagonal (switching) part of every transition matrix;
+    clusters used by fewer than ``min_cluster_size`` training haplotypes at a locus cannot be entered
+    there. Each allele is then drawn from its cluster's allele frequency (never copied).
+    """
+    m = group.shape[0]
+    group_pooling = GROUP_POOLING if group_pooling is None else group_pooling
+    p = sum(sl.stop - sl.start for sl in model.slices)
+    out = np.empty((m, 2, p), dtype=np.int8)
+    hgroup = np.repeat(group, 2)
+    for ch, sl in zip(model.chroms, model.slices, strict=True):
+        L, K = ch.theta.shape
+        r = _jump_prob(ch.dist, ch.rho)
+        eye = np.eye(K)
+        prior = (1.0 - r)[None, :, None, None] * eye + r[None, :, None, None] * ch.alpha[:, :, None, :]
+        tr = ch.trans.astype(np.float64)
+        if group_pooling > 0 and tr.shape[0] > 1:
+            # each group's counts plus ``group_pooling`` times its share of the pooled counts
+            share = model.group_freq[:, None, None, None]
+            tr = tr + group_pooling * share * tr.sum(0, keepdims=True)
+        P = tr + transition_prior * prior
+        P[:, 0] = tr[:, 0].sum(2)[:, None, :] + transition_prior * ch.alpha[:, 0, None, :]
+        P /= P.sum(3, keepdims=True)
+        if recombination_scale != 1.0:
+            P[:, 1:] = (1.0 - recombination_scale) * eye + recombination_scale * P[:, 1:]
+            np.clip(P, 0.0, None, out=P)
+        if min_cluster_size > 0:
+            ok = ch.usage.sum(0) >= min_cluster_size
+            ok[ok.sum(1) == 0] = True
+            P *= ok[None, :, None, :]
+        P /= np.maximum(P.sum(3, keepdims=True), 1e-300)
+        cP = np.cumsum(P, axis=3)
+        u_state = rng.random((L, 2 * m))
+        u_allele = rng.random((L, 2 * m))
+        z = np.zeros(2 * m, dtype=np.int64)
+        hap = np.empty((2 * m, L), dtype=np.int8)
+        for ll in range(L):
+            row = cP[hgroup, ll, z]
+            z = np.minimum((u_state[ll, :, None] > row).sum(1), K - 1)
+            hap[:, ll] = u_allele[ll] < ch.theta[ll, z]
+        out[:, :, sl] = hap.reshape(m, 2, L)
+    return out
 
 
 def sample_hmm(
@@ -240,67 +491,14 @@ def sample_hmm(
     *,
     recombination_scale: float = 1.0,
     min_cluster_size: float = 0.0,
-    calibrate: bool = True,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """Sample genotype codes ``(n, p)`` (int8 0..2) for individuals of the given groups.
-
-    A state path is drawn from the Markov chain (jump rate multiplied by ``recombination_scale``;
-    clusters used by fewer than ``min_cluster_size`` training individuals at a locus cannot be
-    jumped into), then each genotype from the state's emission frequencies. With ``calibrate``, the
-    emission frequencies are first tilted (per locus and genotype, a few proportional-fitting sweeps)
-    so that the chain's marginal genotype frequencies in each structure group equal the observed ones
-    (this keeps the between-group allele-frequency differences, i.e. the population structure).
-    """
-    m = group.shape[0]
-    p = sum(sl.stop - sl.start for sl in model.slices)
-    out = np.empty((m, p), dtype=np.int8)
-    for ch, sl in zip(model.chroms, model.slices, strict=True):
-        L, K = ch.usage.shape
-        r = _jump_prob(ch.dist, ch.rho * recombination_scale)
-        alpha = ch.alpha.copy()
-        if min_cluster_size > 0:
-            ok = ch.usage >= min_cluster_size
-            ok[ok.sum(1) == 0] = True
-            alpha = alpha * ok[None]
-            alpha /= alpha.sum(2, keepdims=True)
-        G = alpha.shape[0]
-        theta = _calibrated_theta(ch, r, alpha) if calibrate else np.broadcast_to(ch.theta, (G, *ch.theta.shape))
-        calpha = np.cumsum(alpha, axis=2)
-        ctheta = np.cumsum(theta, axis=3)
-        u_jump = rng.random((L, m))
-        u_state = rng.random((L, m))
-        u_geno = rng.random((L, m))
-        z = np.zeros(m, dtype=np.int64)
-        for ll in range(L):
-            jump = u_jump[ll] < r[ll]
-            if jump.any():
-                cz = calpha[group[jump], ll, :]
-                z[jump] = np.minimum((u_state[ll, jump, None] > cz).sum(1), K - 1)
-            ct = ctheta[group, ll, z, :]
-            out[:, sl.start + ll] = np.minimum((u_geno[ll, :, None] > ct).sum(1), 2)
-    return out
-
-
-def _calibrated_theta(ch: ChromHMM, r: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """Per-group emission frequencies ``(G, L, K, 3)`` matching the observed genotype frequencies.
-
-    The shared frequencies are tilted (iterative proportional fitting) so that the sampled chain's
-    genotype frequencies in each group equal the observed ones.
-    """
-    L = r.shape[0]
-    G, _, K = alpha.shape
-    marg = np.empty((G, L, K))
-    P = np.zeros((G, K))
-    for ll in range(L):
-        P = (1.0 - r[ll]) * P + r[ll] * alpha[:, ll, :]
-        marg[:, ll] = P
-    target = ch.geno_freq
-    w = np.ones((G, L, 3))
-    theta = np.broadcast_to(ch.theta, (G, L, K, 3))
-    for _ in range(10):
-        theta = ch.theta[None] * w[:, :, None, :]
-        theta /= theta.sum(3, keepdims=True)
-        cur = np.einsum("glk,glkc->glc", marg, theta)
-        w *= (target + 1e-6) / (cur + 1e-6)
-    return theta
+    """Sample genotype codes ``(n, p)`` (int8 0..2): the sum of two haplotypes from :func:`sample_haplotypes`."""
+    hap = sample_haplotypes(
+        model,
+        group,
+        recombination_scale=recombination_scale,
+        min_cluster_size=min_cluster_size,
+        rng=rng,
+    )
+    return hap.sum(1, dtype=np.int8)

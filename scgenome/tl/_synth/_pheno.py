@@ -16,6 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+#: largest ratio of the synthetic to the real locus variance when the locus effects are re-solved
+LOCUS_CAP = 1.25
+
 
 @dataclass
 class PhenoModel:
@@ -171,7 +174,7 @@ def sample_pheno(
         # the smallest ridge whose locus variance stays within 25% of the real locus variance
         for ridge in (1e-4, 1e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0):
             beta = np.linalg.solve(M.T @ M + ridge * scale * np.eye(len(D)), M.T @ tb)
-            if np.var(Xl @ beta) <= 1.25 * model.locus_var:
+            if np.var(Xl @ beta) <= LOCUS_CAP * model.locus_var:
                 break
         if diagnostics is not None:
             diagnostics["locus_ridge"] = float(ridge)
