@@ -25,8 +25,11 @@ GROUP_POOLING = 1.0
 
 
 def _emission_tables(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pair-state emission table ``E[l, x, k1, k2]`` (``x`` = 0, 1, 2, 3 = missing) and, for ``x = 1``,
-    the probability ``H1[l, k1, k2]`` that haplotype 1 (in ``k1``) carries the counted allele."""
+    """Return the pair-state emission table and the heterozygote allele split.
+
+    ``E[l, x, k1, k2]`` (``x`` = 0, 1, 2, 3 = missing) and, for ``x = 1``, the probability
+    ``H1[l, k1, k2]`` that haplotype 1 (in ``k1``) carries the counted allele.
+    """
     t1 = theta[:, :, None]
     t2 = theta[:, None, :]
     L, K = theta.shape
@@ -165,9 +168,12 @@ def _estep_chrom(codes, r, E, H1, alpha, group, n_chunks):  # pragma: no cover -
 
 @numba.njit(cache=True, parallel=True)
 def _transitions_chrom(codes, r, E, alpha, group, n_chunks):  # pragma: no cover - compiled
-    """Expected haplotype cluster transitions ``(G, L, K, K)``: ``[g, l, j, k]`` sums, over the individuals
-    of group ``g`` and both haplotypes, the posterior probability of cluster ``j`` at locus ``l - 1`` and
-    ``k`` at ``l`` (row ``l = 0`` holds the initial cluster counts on its diagonal)."""
+    """Return the expected haplotype-cluster transitions ``(G, L, K, K)``.
+
+    ``[g, l, j, k]`` sums, over the individuals of group ``g`` and both haplotypes, the posterior
+    probability of cluster ``j`` at locus ``l - 1`` and ``k`` at ``l`` (row ``l = 0`` holds the initial
+    cluster counts on its diagonal).
+    """
     n, L = codes.shape
     K = alpha.shape[2]
     G = alpha.shape[0]
