@@ -15,9 +15,9 @@ import scgenome as sg  # noqa: E402
 CONFIGS = [
     {},
     {"n_states": 4},
-    {"n_states": 24},
+    {"n_states": 12},
     {"recombination_scale": 3.0},
-    {"emission_noise": 30.0},
+    {"emission_noise": 10.0},
     {"min_cluster_size": 40.0},
     {"n_groups": 1},
 ]
@@ -32,13 +32,13 @@ def main():
     real.obs["holdout"] = hold
     rows = []
     for cfg in CONFIGS:
-        kw = {"n_states": 16, "n_iter": 6, **cfg}
+        kw = dict(cfg)
         syn = sg.tl.synthesize(real[~hold].copy(), phenotypes="pheno", n_individuals=real.n_obs, rng=0, **kw)
         t = sg.tl.synthesis_report(real, syn, phenotype="pheno", holdout="holdout", n_subsamples=1, rng=0)
         f, p = t["fidelity"]["value"], t["privacy"]["value"]
         rows.append(
             {
-                "knob": ", ".join(f"{k}={v}" for k, v in cfg.items()) or "defaults (K=16)",
+                "knob": ", ".join(f"{k}={v}" for k, v in cfg.items()) or "defaults (K=8)",
                 "af_corr": f["af_corr"],
                 "ld_r2_corr": f["ld_r2_corr"],
                 "ld_r2_mean_syn/real": f["ld_r2_mean_synthetic"] / f["ld_r2_mean_real"],

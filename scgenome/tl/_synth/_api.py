@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from ..._logging import logger
 from ..._utils import child_seed, get_rng
@@ -150,6 +151,7 @@ def synthesize(
     lead_window: float = 5.0,
     locus_pvalue: float = 1e-3,
     exact_effects: bool = True,
+    match_pve: bool = True,
     n_iter: int = 8,
     mod: tuple[str, str] = ("geno", "pheno"),
     rng: int | np.random.Generator | None = None,
@@ -198,9 +200,14 @@ def synthesize(
         the phenotype model as fixed effects.
     exact_effects
         Quantitative phenotypes: re-solve the locus effects on the synthetic genotypes so that each locus
-        SNP's marginal LMM effect equals its real one, and make the polygenic term and noise GLS-orthogonal
+        SNP's marginal LMM Wald statistic equals its real one (scaled by ``sqrt(n_synthetic / n_real)``, the
+        evidence a cohort of the synthetic size would carry), and make the polygenic term and noise GLS-orthogonal
         to the covariates and locus SNPs (the real association profile at the loci is reproduced exactly;
         elsewhere the synthetic GWAS has fresh noise).
+    match_pve
+        Quantitative phenotypes: set the polygenic scale so that the synthetic cohort's null-model REML
+        PVE (on its own kinship, as :func:`scgenome.tl.gwas` estimates it) equals the real one (bisection,
+        about 20 null-model fits).
     n_iter
         EM iterations of the HMM.
     mod
@@ -341,11 +348,36 @@ def synthesize(
             for k in lead:
                 near |= (chrom == chrom[k]) & (np.abs(coord - coord[k]) < lead_window)
             locus = np.union1d(lead, np.where(near & (np.nan_to_num(pv, nan=1.0) < locus_pvalue))[0])
-            pm = fit_pheno(Ximp, y, Wr, name=ph, lead_idx=locus, snp_idx=snp_idx, vg=vg, ve=ve, rng=rng)
+            # each locus SNP belongs to its nearest lead on the same chromosome
+            blocks = np.array(
+                [
+                    min(
+                        range(len(lead)),
+                        key=lambda a, k=k: (chrom[lead[a]] != chrom[k], abs(coord[lead[a]] - coord[k])),
+                    )
+                    for k in locus
+                ],
+                dtype=np.int64,
+            )
+            pm = fit_pheno(Ximp, y, Wr, name=ph, lead_idx=locus, snp_idx=snp_idx, vg=vg, ve=ve, rng=rng, blocks=blocks)
             eig = _syn_kinship_eig(Xs, snp_idx)
             diag: dict = {}
-            tb = beta[locus] if exact_effects else None
-            ys = sample_pheno(pm, Xs, Ws, noise[:, j], target_beta=tb, eig=eig, diagnostics=diag)
+            tt = None
+            if exact_effects:
+                # real Wald statistics of the locus SNPs (F(1, df) as tl.gwas), scaled to the synthetic size
+                n_ph = int(np.isfinite(y).sum())
+                df = max(n_ph - len(covariates) - 2, 1)
+                tt = np.sign(beta[locus]) * np.sqrt(stats.f.isf(pv[locus], 1, df)) * np.sqrt(m / n_ph)
+            ys = sample_pheno(
+                pm,
+                Xs,
+                Ws,
+                noise[:, j],
+                target_t=tt,
+                target_pve=float(null.get("pve", np.nan)) if match_pve else None,
+                eig=eig,
+                diagnostics=diag,
+            )
             ys[pattern[:, j]] = np.nan
             obs[ph] = ys
             models[ph] = {
@@ -378,6 +410,7 @@ def synthesize(
             "lead_window": float(lead_window),
             "locus_pvalue": float(locus_pvalue),
             "exact_effects": bool(exact_effects),
+            "match_pve": bool(match_pve),
             "n_iter": int(n_iter),
             "phenotypes": phenotypes,
             "covariates": covariates,

@@ -42,13 +42,62 @@ def _emission_tables(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return E, het / E[:, 1]
 
 
+@numba.njit(cache=True)
+def _forward(codes, i, g, r, E, alpha, f, c, R):  # pragma: no cover - compiled
+    """Scaled forward pass of individual ``i`` into ``f`` (L, K, K; each locus sums to 1) and ``c`` (scales).
+
+    The pair posterior is symmetric, so only ``k1 <= k2`` is computed and mirrored.
+    """
+    L = codes.shape[1]
+    K = alpha.shape[2]
+    x = codes[i, 0]
+    s = 0.0
+    for k1 in range(K):
+        for k2 in range(k1, K):
+            v = alpha[g, 0, k1] * alpha[g, 0, k2] * E[0, x, k1, k2]
+            f[0, k1, k2] = v
+            f[0, k2, k1] = v
+            s += v if k1 == k2 else 2.0 * v
+    c[0] = s
+    for k1 in range(K):
+        for k2 in range(K):
+            f[0, k1, k2] /= s
+    for ll in range(1, L):
+        x = codes[i, ll]
+        rl = r[ll]
+        st = 1.0 - rl
+        for k1 in range(K):
+            acc = 0.0
+            for k2 in range(K):
+                acc += f[ll - 1, k1, k2]
+            R[k1] = acc
+        s = 0.0
+        for k1 in range(K):
+            a1 = alpha[g, ll, k1]
+            for k2 in range(k1, K):
+                a2 = alpha[g, ll, k2]
+                pred = st * st * f[ll - 1, k1, k2] + st * rl * (a2 * R[k1] + a1 * R[k2]) + rl * rl * a1 * a2
+                v = pred * E[ll, x, k1, k2]
+                f[ll, k1, k2] = v
+                f[ll, k2, k1] = v
+                s += v if k1 == k2 else 2.0 * v
+        c[ll] = s
+        inv = 1.0 / s
+        for k1 in range(K):
+            for k2 in range(K):
+                f[ll, k1, k2] *= inv
+
+
 @numba.njit(cache=True, parallel=True)
-def _estep_chrom(codes, r, E, H1, alpha, group, n_chunks):  # pragma: no cover - compiled
+def _estep_chrom(codes, r, E, H1, alpha, group, n_chunks, want_trans):  # pragma: no cover - compiled
     """Forward-backward of the diploid model for one chromosome; returns summed expected counts.
 
-    Returns ``(allele, total, jumps, njump, loglik)``: expected counted alleles per (locus, cluster) and
-    haplotypes per (group, locus, cluster), expected jumps into each cluster per (group, locus), the total expected number of
-    jumps (loci after the first), and the per-individual log-likelihood.
+    Returns ``(allele, total, jumps, njump, loglik, trans)``: expected counted alleles per (locus, cluster)
+    and haplotypes per (group, locus, cluster), expected jumps into each cluster per (group, locus), the total
+    expected number of jumps (loci after the first), the per-individual log-likelihood and, with
+    ``want_trans``, the expected cluster transitions ``(G, L, K, K)``: ``[g, l, j, k]`` sums, over the
+    individuals of group ``g`` and both haplotypes, the posterior probability of cluster ``j`` at locus
+    ``l - 1`` and ``k`` at ``l`` (row ``l = 0`` holds the initial cluster counts on its diagonal).
     """
     n, L = codes.shape
     K = alpha.shape[2]
@@ -56,6 +105,8 @@ def _estep_chrom(codes, r, E, H1, alpha, group, n_chunks):  # pragma: no cover -
     acnt = np.zeros((n_chunks, L, K))
     hcnt = np.zeros((n_chunks, G, L, K))
     jc = np.zeros((n_chunks, G, L, K))
+    Lt = L if want_trans else 1
+    tr = np.zeros((n_chunks, G, Lt, K, K))
     njump = np.zeros(n_chunks)
     loglik = np.zeros(n)
     bounds = np.linspace(0, n, n_chunks + 1).astype(np.int64)
@@ -66,47 +117,15 @@ def _estep_chrom(codes, r, E, H1, alpha, group, n_chunks):  # pragma: no cover -
         eb = np.empty((K, K))
         R = np.empty(K)
         Q = np.empty(K)
+        xi = np.empty((K, K))
         for i in range(bounds[ch], bounds[ch + 1]):
             g = group[i]
-            # ---------------- forward (f[l] normalised to sum 1; c[l] the scale)
-            x = codes[i, 0]
-            s = 0.0
-            for k1 in range(K):
-                for k2 in range(K):
-                    v = alpha[g, 0, k1] * alpha[g, 0, k2] * E[0, x, k1, k2]
-                    f[0, k1, k2] = v
-                    s += v
-            c[0] = s
-            for k1 in range(K):
-                for k2 in range(K):
-                    f[0, k1, k2] /= s
-            for ll in range(1, L):
-                x = codes[i, ll]
-                rl = r[ll]
-                st = 1.0 - rl
-                for k1 in range(K):
-                    acc = 0.0
-                    for k2 in range(K):
-                        acc += f[ll - 1, k1, k2]
-                    R[k1] = acc
-                s = 0.0
-                for k1 in range(K):
-                    a1 = alpha[g, ll, k1]
-                    for k2 in range(K):
-                        a2 = alpha[g, ll, k2]
-                        pred = st * st * f[ll - 1, k1, k2] + st * rl * (a2 * R[k1] + a1 * R[k2]) + rl * rl * a1 * a2
-                        v = pred * E[ll, x, k1, k2]
-                        f[ll, k1, k2] = v
-                        s += v
-                c[ll] = s
-                for k1 in range(K):
-                    for k2 in range(K):
-                        f[ll, k1, k2] /= s
+            _forward(codes, i, g, r, E, alpha, f, c, R)
             lg = 0.0
             for ll in range(L):
                 lg += np.log(c[ll])
             loglik[i] = lg
-            # ---------------- backward
+            # ---------------- backward (b scaled by the forward scales: f * b is the posterior)
             for k1 in range(K):
                 for k2 in range(K):
                     b[k1, k2] = 1.0
@@ -133,12 +152,17 @@ def _estep_chrom(codes, r, E, H1, alpha, group, n_chunks):  # pragma: no cover -
                         for k2 in range(K):
                             acc += f[0, k1, k2] * b[k1, k2]
                         jc[ch, g, 0, k1] += 2.0 * acc
+                        if want_trans:
+                            tr[ch, g, 0, k1, k1] += 2.0 * acc
                     break
                 rl = r[ll]
                 st = 1.0 - rl
+                inv_c = 1.0 / c[ll]
                 for k1 in range(K):
-                    for k2 in range(K):
-                        eb[k1, k2] = E[ll, x, k1, k2] * b[k1, k2] / c[ll]
+                    for k2 in range(k1, K):
+                        v = E[ll, x, k1, k2] * b[k1, k2] * inv_c
+                        eb[k1, k2] = v
+                        eb[k2, k1] = v
                 for k1 in range(K):
                     acc = 0.0
                     for k2 in range(K):
@@ -156,133 +180,30 @@ def _estep_chrom(codes, r, E, H1, alpha, group, n_chunks):  # pragma: no cover -
                     jc[ch, g, ll, k1] += 2.0 * jk
                     njump[ch] += 2.0 * jk
                     Q[k1] = accq
+                if want_trans:
+                    # xi(j, k) = T(j, k) sum_j2 f(j, j2) [(1 - r) eb(k, j2) + r Q(k)]
+                    for j in range(K):
+                        for k in range(K):
+                            acc = 0.0
+                            for j2 in range(K):
+                                acc += f[ll - 1, j, j2] * eb[k, j2]
+                            t = rl * alpha[g, ll, k]
+                            if j == k:
+                                t += st
+                            xi[j, k] = t * (st * acc + rl * Q[k] * R[j])
+                    for j in range(K):
+                        for k in range(K):
+                            tr[ch, g, ll, j, k] += 2.0 * xi[j, k]
                 Z = 0.0
                 for k1 in range(K):
                     Z += alpha[g, ll, k1] * Q[k1]
                 for k1 in range(K):
-                    for k2 in range(K):
-                        b[k1, k2] = st * st * eb[k1, k2] + st * rl * (Q[k1] + Q[k2]) + rl * rl * Z
-    # haplotype 2 mirrors haplotype 1 (the posterior is symmetric in the pair)
-    return 2.0 * acnt.sum(0), 2.0 * hcnt.sum(0), jc.sum(0), njump.sum(), loglik
-
-
-@numba.njit(cache=True, parallel=True)
-def _transitions_chrom(codes, r, E, alpha, group, n_chunks):  # pragma: no cover - compiled
-    """Return the expected haplotype-cluster transitions ``(G, L, K, K)``.
-
-    ``[g, l, j, k]`` sums, over the individuals of group ``g`` and both haplotypes, the posterior
-    probability of cluster ``j`` at locus ``l - 1`` and ``k`` at ``l`` (row ``l = 0`` holds the initial
-    cluster counts on its diagonal).
-    """
-    n, L = codes.shape
-    K = alpha.shape[2]
-    G = alpha.shape[0]
-    tr = np.zeros((n_chunks, G, L, K, K))
-    bounds = np.linspace(0, n, n_chunks + 1).astype(np.int64)
-    for ch in numba.prange(n_chunks):
-        f = np.empty((L, K, K))
-        b = np.empty((K, K))
-        eb = np.empty((K, K))
-        R = np.empty(K)
-        Q = np.empty(K)
-        M = np.empty((K, K))
-        for i in range(bounds[ch], bounds[ch + 1]):
-            g = group[i]
-            x = codes[i, 0]
-            s = 0.0
-            for k1 in range(K):
-                for k2 in range(K):
-                    v = alpha[g, 0, k1] * alpha[g, 0, k2] * E[0, x, k1, k2]
-                    f[0, k1, k2] = v
-                    s += v
-            for k1 in range(K):
-                for k2 in range(K):
-                    f[0, k1, k2] /= s
-            for ll in range(1, L):
-                x = codes[i, ll]
-                rl = r[ll]
-                st = 1.0 - rl
-                for k1 in range(K):
-                    acc = 0.0
-                    for k2 in range(K):
-                        acc += f[ll - 1, k1, k2]
-                    R[k1] = acc
-                s = 0.0
-                for k1 in range(K):
-                    a1 = alpha[g, ll, k1]
-                    for k2 in range(K):
-                        a2 = alpha[g, ll, k2]
-                        pred = st * st * f[ll - 1, k1, k2] + st * rl * (a2 * R[k1] + a1 * R[k2]) + rl * rl * a1 * a2
-                        v = pred * E[ll, x, k1, k2]
-                        f[ll, k1, k2] = v
-                        s += v
-                for k1 in range(K):
-                    for k2 in range(K):
-                        f[ll, k1, k2] /= s
-            for k1 in range(K):
-                for k2 in range(K):
-                    b[k1, k2] = 1.0
-            for ll in range(L - 1, 0, -1):
-                x = codes[i, ll]
-                rl = r[ll]
-                st = 1.0 - rl
-                s = 0.0
-                for k1 in range(K):
-                    for k2 in range(K):
-                        v = E[ll, x, k1, k2] * b[k1, k2]
-                        eb[k1, k2] = v
-                for k1 in range(K):
-                    accq = 0.0
-                    for k2 in range(K):
-                        accq += alpha[g, ll, k2] * eb[k1, k2]
-                    Q[k1] = accq
-                # M[j2, k] = sum_k2 T(j2, k2) eb(k, k2)
-                for j2 in range(K):
-                    for k in range(K):
-                        M[j2, k] = st * eb[k, j2] + rl * Q[k]
-                # xi(j, k) = T(j, k) sum_j2 f(j, j2) M(j2, k), normalised over (j, k)
-                s = 0.0
-                for j in range(K):
-                    for k in range(K):
-                        acc = 0.0
-                        for j2 in range(K):
-                            acc += f[ll - 1, j, j2] * M[j2, k]
-                        t = rl * alpha[g, ll, k]
-                        if j == k:
-                            t += st
-                        v = t * acc
-                        eb[j, k] = v  # reuse as xi after Q and M are built
-                        s += v
-                for j in range(K):
-                    for k in range(K):
-                        tr[ch, g, ll, j, k] += 2.0 * eb[j, k] / s
-                # backward step (recompute e * b into eb)
-                for k1 in range(K):
-                    for k2 in range(K):
-                        eb[k1, k2] = E[ll, x, k1, k2] * b[k1, k2]
-                Z = 0.0
-                for k1 in range(K):
-                    Z += alpha[g, ll, k1] * Q[k1]
-                s = 0.0
-                for k1 in range(K):
-                    for k2 in range(K):
+                    for k2 in range(k1, K):
                         v = st * st * eb[k1, k2] + st * rl * (Q[k1] + Q[k2]) + rl * rl * Z
                         b[k1, k2] = v
-                        s += v
-                for k1 in range(K):
-                    for k2 in range(K):
-                        b[k1, k2] /= s
-            # initial clusters: posterior at locus 0
-            s = 0.0
-            for k1 in range(K):
-                for k2 in range(K):
-                    s += f[0, k1, k2] * b[k1, k2]
-            for k1 in range(K):
-                acc = 0.0
-                for k2 in range(K):
-                    acc += f[0, k1, k2] * b[k1, k2]
-                tr[ch, g, 0, k1, k1] += 2.0 * acc / s
-    return tr.sum(0)
+                        b[k2, k1] = v
+    # haplotype 2 mirrors haplotype 1 (the posterior is symmetric in the pair)
+    return 2.0 * acnt.sum(0), 2.0 * hcnt.sum(0), jc.sum(0), njump.sum(), loglik, tr.sum(0)
 
 
 def _moving_sum(a: np.ndarray, w: int, axis: int) -> np.ndarray:
@@ -404,7 +325,8 @@ def fit_hmm(
         for _it in range(n_iter):
             r = _jump_prob(d, rho)
             E, H1 = _emission_tables(theta)
-            acnt, hcnt, jc, njump, ll = _estep_chrom(x, r, E, H1, alpha, group, n_chunks)
+            last = _it == n_iter - 1
+            acnt, hcnt, jc, njump, ll, trans = _estep_chrom(x, r, E, H1, alpha, group, n_chunks, last)
             ll = float(ll.sum())
             # M-step
             theta = (acnt + emission_prior * p[:, None]) / (hcnt.sum(0) + emission_prior)
@@ -417,10 +339,13 @@ def fit_hmm(
             rho = _solve_rho(d, njump / (2.0 * n))
             converged = ll - ll_old < 1e-4 * abs(ll)
             ll_old = ll
-            if converged:
+            if converged and not last:
+                # the transitions come from the last E-step (before its M-step: their cluster totals are the
+                # usage from which theta was just estimated, so the sampled allele frequencies match)
+                E, H1 = _emission_tables(theta)
+                *_, trans = _estep_chrom(x, _jump_prob(d, rho), E, H1, alpha, group, n_chunks, True)
                 break
-        r = _jump_prob(d, rho)
-        trans = _transitions_chrom(x, r, _emission_tables(theta)[0], alpha, group, n_chunks).astype(np.float32)
+        trans = trans.astype(np.float32)
         chroms.append(
             ChromHMM(
                 theta=theta, alpha=alpha, dist=d, rho=rho, usage=hcnt, allele_freq=gfreq, trans=trans, loglik=ll_old

@@ -38,6 +38,8 @@ class PhenoModel:
     trace_g: float  # mean eigenvalue of the double-centred real kinship
     prevalence: float = np.nan
     locus_var: float = 0.0  # variance of the locus fixed effects in the real data
+    locus_blocks: np.ndarray | None = None  # (len(lead_idx),) locus (clump) of each locus SNP
+    locus_var_blocks: np.ndarray | None = None  # real variance of each locus' fixed effects
 
 
 def _gls_and_posterior(
@@ -94,12 +96,15 @@ def fit_pheno(
     ve: float,
     rng: np.random.Generator,
     ridge: float = 0.1,
+    blocks: np.ndarray | None = None,
 ) -> PhenoModel:
     """Fit the genetic model of one phenotype on the rows with a value (``X`` mean-imputed dosages)."""
     ok = ~np.isnan(y)
     Xo, yo, Wo = X[ok], y[ok].astype(np.float64), W[ok]
     binary = bool(set(np.unique(yo)) <= {0.0, 1.0})
     lead_idx = np.asarray(lead_idx, dtype=np.int64)
+    blocks = np.zeros(len(lead_idx), dtype=np.int64) if blocks is None else np.asarray(blocks, dtype=np.int64)
+    ub = np.unique(blocks)
     coef, u, _, trace_g = _gls_and_posterior(Xo, yo, Wo, lead_idx, snp_idx, vg, ve, rng, ridge)
     q = Wo.shape[1]
     return PhenoModel(
@@ -117,6 +122,8 @@ def fit_pheno(
         trace_g=trace_g,
         prevalence=float(yo.mean()) if binary else np.nan,
         locus_var=float(np.var(Xo[:, lead_idx] @ coef[1 + q :])) if len(lead_idx) else 0.0,
+        locus_blocks=blocks,
+        locus_var_blocks=np.array([np.var(Xo[:, lead_idx[blocks == b]] @ coef[1 + q :][blocks == b]) for b in ub]),
     )
 
 
@@ -135,7 +142,8 @@ def sample_pheno(
     Ws: np.ndarray,
     noise: np.ndarray,
     *,
-    target_beta: np.ndarray | None = None,
+    target_t: np.ndarray | None = None,
+    target_pve: float | None = None,
     eig: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     diagnostics: dict | None = None,
 ) -> np.ndarray:
@@ -144,11 +152,16 @@ def sample_pheno(
     The polygenic term is rescaled so that the total genetic variance (locus SNPs plus polygenic) equals
     ``vg * trace_g`` computed on the synthetic kinship, which keeps the null-model PVE.
 
-    With ``target_beta`` (quantitative phenotypes; the real marginal LMM effects of the locus SNPs), the
-    locus effects are re-solved on the synthetic genotypes so that each locus SNP's marginal GLS effect
-    (at the real ``lambda = vg / ve`` with the synthetic kinship) equals its real marginal effect, and the
+    With ``target_t`` (quantitative phenotypes; the real Wald statistics of the locus SNPs, scaled to the
+    synthetic cohort size), the locus effects are re-solved on the synthetic genotypes so that each locus
+    SNP's marginal GLS effect (at the real ``lambda = vg / ve`` with the synthetic kinship) over its
+    standard error ``sqrt(ve / x'Px)`` equals its target statistic, and the
     polygenic term plus noise are made GLS-orthogonal to the intercept, covariates and locus SNPs: the
     synthetic GWAS then reproduces the real association profile at the lead loci exactly.
+
+    With ``target_pve`` (quantitative phenotypes; the real null-model PVE), the polygenic scale is then
+    set by bisection so that the synthetic null-model REML PVE, fitted on the synthetic kinship as
+    :func:`scgenome.tl.gwas` fits it, equals ``target_pve``.
     """
     m = Xs.shape[0]
     Zs, s, U = eig if eig is not None else _syn_kinship_eig(Xs, model.snp_idx)
@@ -160,7 +173,7 @@ def sample_pheno(
     lam = model.vg / model.ve
     d = 1.0 / (lam * s + 1.0)
     beta = model.lead_effects
-    exact = target_beta is not None and len(model.lead_idx) > 0 and not model.binary
+    exact = target_t is not None and len(model.lead_idx) > 0 and not model.binary
     if exact:
         UF = U.T @ F
         A = UF.T @ (UF * d[:, None])  # F' V^-1 F (V up to ve)
@@ -169,15 +182,26 @@ def sample_pheno(
         XPX = All - A0l.T @ np.linalg.solve(A00, A0l)
         D = np.diag(XPX)
         M = XPX / D[:, None]
-        tb = np.asarray(target_beta, dtype=float)
-        scale = np.trace(M.T @ M) / len(D)
-        # the smallest ridge whose locus variance stays within 25% of the real locus variance
-        for ridge in (1e-4, 1e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0):
-            beta = np.linalg.solve(M.T @ M + ridge * scale * np.eye(len(D)), M.T @ tb)
-            if np.var(Xl @ beta) <= LOCUS_CAP * model.locus_var:
-                break
+        tb = np.asarray(target_t, dtype=float) * np.sqrt(model.ve / D)  # effects with those statistics
+        # per locus (clump): the smallest ridge whose locus variance stays within LOCUS_CAP of the real one
+        blocks = model.locus_blocks if model.locus_blocks is not None else np.zeros(len(D), dtype=np.int64)
+        vreal = model.locus_var_blocks if model.locus_var_blocks is not None else np.array([model.locus_var])
+        beta = np.zeros(len(D))
+        ridges = []
+        for b, vb in zip(np.unique(blocks), vreal, strict=True):
+            ix = np.flatnonzero(blocks == b)
+            Mb = M[np.ix_(ix, ix)]
+            sb = np.trace(Mb.T @ Mb) / len(ix)
+            # a locus explains at least what its strongest SNP explains on its own
+            vb = max(vb, float(np.max(Xl[:, ix].var(0) * tb[ix] ** 2)))
+            for ridge in (1e-4, 1e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0):
+                bb = np.linalg.solve(Mb.T @ Mb + ridge * sb * np.eye(len(ix)), Mb.T @ tb[ix])
+                if np.var(Xl[:, ix] @ bb) <= LOCUS_CAP * vb:
+                    break
+            beta[ix] = bb
+            ridges.append(ridge)
         if diagnostics is not None:
-            diagnostics["locus_ridge"] = float(ridge)
+            diagnostics["locus_ridge"] = [float(r) for r in ridges]
     lead = Xl @ beta
     trace_syn = float((Zs * Zs).sum() / m)
     target = model.vg * trace_syn
@@ -199,13 +223,52 @@ def sample_pheno(
     if model.binary:
         eta = Ws @ model.cov_effects + lead + c * g
         return _liability(eta, noise, model.prevalence)
-    resid = c * g + np.sqrt(model.ve) * noise
+    parts = np.column_stack([g, np.sqrt(model.ve) * noise])
     if exact:
-        # GLS projection: resid - F (F' V^-1 F)^-1 F' V^-1 resid
-        Ur = U.T @ resid
-        coef = np.linalg.solve(A + 1e-10 * np.eye(A.shape[0]), UF.T @ (d * Ur))
-        resid = resid - F @ coef
-    return model.intercept + Ws @ model.cov_effects + lead + resid
+        # GLS projection: part - F (F' V^-1 F)^-1 F' V^-1 part (linear, so each part separately)
+        coef = np.linalg.solve(A + 1e-10 * np.eye(A.shape[0]), UF.T @ (d[:, None] * (U.T @ parts)))
+        parts = parts - F @ coef
+    base = model.intercept + Ws @ model.cov_effects + lead
+    if target_pve is not None and np.isfinite(target_pve) and parts[:, 0].var() > 0:
+        c = _match_pve(base, parts, Ws, s, U, float(target_pve), c)
+        if diagnostics is not None:
+            diagnostics["polygenic_scale_pve"] = float(c)
+    return base + c * parts[:, 0] + parts[:, 1]
+
+
+def _match_pve(
+    base: np.ndarray, parts: np.ndarray, Ws: np.ndarray, s: np.ndarray, U: np.ndarray, target: float, c0: float
+) -> float:
+    """Polygenic scale ``c`` at which the synthetic null-model REML PVE equals ``target`` (bisection).
+
+    The synthetic phenotype is ``base + c * parts[:, 0] + parts[:, 1]``; its null LMM (intercept and
+    covariates) is fitted on the synthetic kinship's eigen-decomposition ``(s, U)`` exactly as
+    :func:`scgenome.tl.gwas` does. The PVE grows with ``c``.
+    """
+    from .._gwas._model import fit_null
+
+    UtW = U.T @ np.column_stack([np.ones(len(base)), Ws])
+    Ub, Ug, Ue = U.T @ base, U.T @ parts[:, 0], U.T @ parts[:, 1]
+
+    def pve(c: float) -> float:
+        return fit_null(s, UtW, Ub + c * Ug + Ue).pve
+
+    lo, hi = 0.0, max(c0, 1e-3)
+    if pve(lo) >= target:
+        return 0.0
+    for _ in range(8):
+        if pve(hi) >= target:
+            break
+        lo, hi = hi, 2.0 * hi
+    else:
+        return hi
+    for _ in range(14):
+        mid = 0.5 * (lo + hi)
+        if pve(mid) < target:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
 
 
 def _liability(eta: np.ndarray, noise: np.ndarray, prevalence: float) -> np.ndarray:
