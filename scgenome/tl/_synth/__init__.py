@@ -1,4 +1,4 @@
-"""Synthetic cohorts: genotype-cluster HMM, genetic phenotype model, fidelity/privacy report."""
+"""Synthetic cohorts: diploid haplotype-cluster HMM, genetic phenotype model, fidelity/privacy report."""
 
 from __future__ import annotations
 

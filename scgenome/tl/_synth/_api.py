@@ -338,6 +338,7 @@ def synthesize(
         chrom = geno.var["chrom"].astype(str).to_numpy()
         noise = _residual_noise(Y, m, rng)
         pattern = np.isnan(Y)[rng.integers(0, n, size=m)]
+        eig_cache: dict[bytes, tuple] = {}
         for j, ph in enumerate(phenotypes):
             y = np.where(complete, Y[:, j], np.nan)
             pv, beta, null = run_gwas(_gwas_view(geno, ptab, ph, covariates), ph, covariates, "lmm")
@@ -360,7 +361,10 @@ def synthesize(
                 dtype=np.int64,
             )
             pm = fit_pheno(Ximp, y, Wr, name=ph, lead_idx=locus, snp_idx=snp_idx, vg=vg, ve=ve, rng=rng, blocks=blocks)
-            eig = _syn_kinship_eig(Xs, snp_idx)
+            key = snp_idx.tobytes()
+            if key not in eig_cache:  # phenotypes with the same tested SNPs share the synthetic kinship
+                eig_cache[key] = _syn_kinship_eig(Xs, snp_idx)
+            eig = eig_cache[key]
             diag: dict = {}
             tt = None
             if exact_effects:
