@@ -152,7 +152,7 @@ def synthesize(
     locus_pvalue: float = 1e-3,
     exact_effects: bool = True,
     match_pve: bool = True,
-    n_iter: int = 8,
+    n_iter: int = 6,
     mod: tuple[str, str] = ("geno", "pheno"),
     rng: int | np.random.Generator | None = None,
 ) -> AnnData | MuData:

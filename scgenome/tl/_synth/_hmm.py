@@ -43,10 +43,11 @@ def _emission_tables(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @numba.njit(cache=True)
-def _forward(codes, i, g, r, E, alpha, f, c, R):  # pragma: no cover - compiled
+def _forward(codes, i, g, r, E, alpha, f, c, Rs):  # pragma: no cover - compiled
     """Scaled forward pass of individual ``i`` into ``f`` (L, K, K; each locus sums to 1) and ``c`` (scales).
 
-    The pair posterior is symmetric, so only ``k1 <= k2`` is computed and mirrored.
+    ``Rs[l]`` receives the row sums of ``f[l - 1]`` (used again by the backward pass). The pair posterior is
+    symmetric, so only ``k1 <= k2`` is computed and mirrored.
     """
     L = codes.shape[1]
     K = alpha.shape[2]
@@ -66,6 +67,7 @@ def _forward(codes, i, g, r, E, alpha, f, c, R):  # pragma: no cover - compiled
         x = codes[i, ll]
         rl = r[ll]
         st = 1.0 - rl
+        R = Rs[ll]
         for k1 in range(K):
             acc = 0.0
             for k2 in range(K):
@@ -115,12 +117,12 @@ def _estep_chrom(codes, r, E, H1, alpha, group, n_chunks, want_trans):  # pragma
         c = np.empty(L)
         b = np.empty((K, K))
         eb = np.empty((K, K))
-        R = np.empty(K)
+        Rs = np.empty((L, K))
         Q = np.empty(K)
         xi = np.empty((K, K))
         for i in range(bounds[ch], bounds[ch + 1]):
             g = group[i]
-            _forward(codes, i, g, r, E, alpha, f, c, R)
+            _forward(codes, i, g, r, E, alpha, f, c, Rs)
             lg = 0.0
             for ll in range(L):
                 lg += np.log(c[ll])
@@ -132,20 +134,24 @@ def _estep_chrom(codes, r, E, H1, alpha, group, n_chunks, want_trans):  # pragma
             for ll in range(L - 1, -1, -1):
                 x = codes[i, ll]
                 # posterior of the pair state: allele counts per cluster
-                if x != 3:
+                if x == 1:
                     for k1 in range(K):
                         hs = 0.0
                         a_s = 0.0
                         for k2 in range(K):
                             gk = f[ll, k1, k2] * b[k1, k2]
                             hs += gk
-                            if x == 1:
-                                a_s += gk * H1[ll, k1, k2]
+                            a_s += gk * H1[ll, k1, k2]
                         hcnt[ch, g, ll, k1] += hs  # haplotype 1 in k1 (haplotype 2 by symmetry below)
+                        acnt[ch, ll, k1] += a_s
+                elif x != 3:
+                    for k1 in range(K):
+                        hs = 0.0
+                        for k2 in range(K):
+                            hs += f[ll, k1, k2] * b[k1, k2]
+                        hcnt[ch, g, ll, k1] += hs
                         if x == 2:
                             acnt[ch, ll, k1] += hs
-                        elif x == 1:
-                            acnt[ch, ll, k1] += a_s
                 if ll == 0:
                     for k1 in range(K):
                         acc = 0.0
@@ -163,11 +169,7 @@ def _estep_chrom(codes, r, E, H1, alpha, group, n_chunks, want_trans):  # pragma
                         v = E[ll, x, k1, k2] * b[k1, k2] * inv_c
                         eb[k1, k2] = v
                         eb[k2, k1] = v
-                for k1 in range(K):
-                    acc = 0.0
-                    for k2 in range(K):
-                        acc += f[ll - 1, k1, k2]
-                    R[k1] = acc
+                R = Rs[ll]
                 # expected jumps of haplotype 1 into k1 (times 2 for both haplotypes)
                 for k1 in range(K):
                     acc = 0.0
