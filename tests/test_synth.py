@@ -287,3 +287,53 @@ def test_synthetic_null_pve_matches_training(split, synth):
     sg.tl.gwas(a, "pheno", covariates=["sex", "age"])
     sg.tl.gwas(b, "pheno", covariates=["sex", "age"])
     assert abs(a.uns["gwas"]["null_model"]["pve"] - b.uns["gwas"]["null_model"]["pve"]) < 0.02
+
+
+def test_hmm_estep_matches_brute_force_enumeration():
+    # the factorised diploid forward-backward equals the sum over every pair of haplotype-cluster paths
+    import itertools
+
+    from scgenome.tl._synth import _hmm
+
+    rng = np.random.default_rng(1)
+    K, L = 3, 4
+    theta = rng.uniform(0.1, 0.9, (L, K))
+    alpha = rng.dirichlet(np.ones(K), (1, L))
+    r = np.array([1.0, 0.3, 0.5, 0.2])
+    x = np.array([[2, 1, 3, 1]], dtype=np.int8)  # 3 = missing
+    E, H1 = _hmm._emission_tables(theta)
+    acnt, hcnt, jc, njump, ll, tr = _hmm._estep_chrom(x, r, E, H1, alpha, np.zeros(1, np.int64), 1, True)
+
+    def T(j, k, loc):
+        return (1 - r[loc]) * (j == k) + r[loc] * alpha[0, loc, k]
+
+    tot, A, H, J, TR = 0.0, np.zeros((L, K)), np.zeros((L, K)), np.zeros((L, K)), np.zeros((L, K, K))
+    for p1 in itertools.product(range(K), repeat=L):
+        for p2 in itertools.product(range(K), repeat=L):
+            w = alpha[0, 0, p1[0]] * alpha[0, 0, p2[0]]
+            for loc in range(1, L):
+                w *= T(p1[loc - 1], p1[loc], loc) * T(p2[loc - 1], p2[loc], loc)
+            for loc in range(L):
+                w *= E[loc, x[0, loc], p1[loc], p2[loc]]
+            tot += w
+            for loc in range(L):
+                if x[0, loc] == 3:
+                    continue
+                H[loc, p1[loc]] += w
+                H[loc, p2[loc]] += w
+                t1, t2 = theta[loc, p1[loc]], theta[loc, p2[loc]]
+                q = {0: 0.0, 2: 1.0, 1: t1 * (1 - t2) / (t1 * (1 - t2) + (1 - t1) * t2)}[int(x[0, loc])]
+                A[loc, p1[loc]] += w * q
+                A[loc, p2[loc]] += w * (1 - q) if x[0, loc] == 1 else w * q
+            for pp in (p1, p2):
+                J[0, pp[0]] += w
+                TR[0, pp[0], pp[0]] += w
+                for loc in range(1, L):
+                    J[loc, pp[loc]] += w * r[loc] * alpha[0, loc, pp[loc]] / T(pp[loc - 1], pp[loc], loc)
+                    TR[loc, pp[loc - 1], pp[loc]] += w
+    np.testing.assert_allclose(ll[0], np.log(tot), rtol=1e-12)
+    np.testing.assert_allclose(acnt, A / tot, atol=1e-12)
+    np.testing.assert_allclose(hcnt[0], H / tot, atol=1e-12)
+    np.testing.assert_allclose(jc[0], J / tot, atol=1e-12)
+    np.testing.assert_allclose(njump, J[1:].sum() / tot, rtol=1e-12)
+    np.testing.assert_allclose(tr[0], TR / tot, atol=1e-12)

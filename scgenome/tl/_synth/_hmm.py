@@ -14,7 +14,7 @@ the factorisation of the pair transition, ``O(K^2)`` per locus instead of ``O(K^
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numba
 import numpy as np
@@ -229,7 +229,6 @@ class ChromHMM:
     dist: np.ndarray  # (L,) genetic distance to the previous locus (first is 0)
     rho: float  # jumps per haplotype per unit distance
     usage: np.ndarray  # (G, L, K) expected number of training haplotypes of each group in each cluster
-    allele_freq: np.ndarray  # (G, L) observed counted-allele frequency per group (shrunk to the total)
     trans: np.ndarray | None = None  # (G, L, K, K) expected cluster transitions of the training haplotypes
     loglik: float = np.nan
 
@@ -242,7 +241,6 @@ class GenotypeHMM:
     slices: list[slice]
     group_freq: np.ndarray
     n_states: int
-    history: list[float] = field(default_factory=list)
 
 
 def _jump_prob(dist: np.ndarray, rho: float) -> np.ndarray:
@@ -317,9 +315,6 @@ def fit_hmm(
         obs = x != 3
         xa = np.where(obs, x, 0).astype(np.float64)
         p = (xa.sum(0) + 0.5) / (2.0 * obs.sum(0) + 1.0)
-        ga = np.stack([xa[group == h].sum(0) for h in range(G)])
-        gn = np.stack([2.0 * obs[group == h].sum(0) for h in range(G)])
-        gfreq = (ga + 4.0 * p[None]) / (gn + 4.0)
         theta = np.clip(rng.uniform(0.05, 0.95, size=(L, K)) * 0.5 + 0.5 * p[:, None], 0.01, 0.99)
         alpha = np.full((G, L, K), 1.0 / K)
         rho = _solve_rho(d, max(1.0, d[1:].sum() / 100.0))
@@ -348,11 +343,7 @@ def fit_hmm(
                 *_, trans = _estep_chrom(x, _jump_prob(d, rho), E, H1, alpha, group, n_chunks, True)
                 break
         trans = trans.astype(np.float32)
-        chroms.append(
-            ChromHMM(
-                theta=theta, alpha=alpha, dist=d, rho=rho, usage=hcnt, allele_freq=gfreq, trans=trans, loglik=ll_old
-            )
-        )
+        chroms.append(ChromHMM(theta=theta, alpha=alpha, dist=d, rho=rho, usage=hcnt, trans=trans, loglik=ll_old))
         total_ll += ll_old
     group_freq = np.bincount(group, minlength=G) / n
     logger.info("haplotype-cluster HMM fitted: K=%d, %d chromosomes, logL %.1f", K, len(chroms), total_ll)
