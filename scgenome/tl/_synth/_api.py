@@ -239,7 +239,9 @@ def synthesize(
     fit), then each allele from its cluster's frequency; a genotype is the sum of two haplotypes. Phenotypes: the LMM of
     Zhou & Stephens (2012) fitted by :func:`scgenome.tl.gwas` gives ``vg`` and ``ve``; clumped lead SNPs
     enter as fixed effects (GLS), the polygenic SNP effects are one posterior draw, the residual is
-    ``N(0, ve)``; binary traits use the liability-threshold model. Covariates: Gaussian copula with the
+    ``N(0, ve)``; binary traits are a latent trait built the same way, with the real Wald statistics
+    divided by the dichotomisation attenuation ``a = phi(t) / sqrt(p (1 - p))`` and the PVE by ``a^2``,
+    cut at the real prevalence ``p`` (liability-threshold model). Covariates: Gaussian copula with the
     real marginals.
 
     Examples

@@ -5,8 +5,9 @@ A quantitative phenotype follows the LMM ``y = W b + X_lead beta + Z u + e`` wit
 SNP effects ``beta`` and covariate effects ``b`` are fitted jointly by GLS at ``lambda = vg / ve``; the
 SNP effects ``u`` are one draw from their posterior given the real data (Matheron's rule), so that the
 synthetic polygenic term ``Z_syn u`` has covariance ``vg K_syn`` marginally and keeps the real
-direction of the genetic signal. Binary phenotypes use the liability-threshold model (Dempster &
-Lerner 1950). Covariates follow a Gaussian copula with the real marginals (quantile mapping).
+direction of the genetic signal. Binary phenotypes are a latent quantitative trait built the same way
+(targets corrected for the attenuation by dichotomisation) and cut at the real prevalence: the
+liability-threshold model (Dempster & Lerner 1950). Covariates follow a Gaussian copula with the real marginals (quantile mapping).
 """
 
 from __future__ import annotations
@@ -173,7 +174,15 @@ def sample_pheno(
     lam = model.vg / model.ve
     d = 1.0 / (lam * s + 1.0)
     beta = model.lead_effects
-    exact = target_t is not None and len(model.lead_idx) > 0 and not model.binary
+    if model.binary:
+        # a binary trait is a latent quantitative trait cut at the prevalence: dichotomising attenuates
+        # correlations by a = phi(t) / sqrt(p (1 - p)) and the PVE by a^2 (Dempster & Lerner 1950), so the
+        # latent trait gets the real statistics divided by a and the real PVE divided by a^2
+        t = stats.norm.isf(model.prevalence)
+        a = stats.norm.pdf(t) / np.sqrt(model.prevalence * (1.0 - model.prevalence))
+        target_t = None if target_t is None else np.asarray(target_t, dtype=float) / a
+        target_pve = None if target_pve is None else min(float(target_pve) / a**2, 0.95)
+    exact = target_t is not None and len(model.lead_idx) > 0
     if exact:
         UF = U.T @ F
         A = UF.T @ (UF * d[:, None])  # F' V^-1 F (V up to ve)
@@ -220,9 +229,6 @@ def sample_pheno(
                 "polygenic_scale": float(c),
             }
         )
-    if model.binary:
-        eta = Ws @ model.cov_effects + lead + c * g
-        return _liability(eta, noise, model.prevalence)
     parts = np.column_stack([g, np.sqrt(model.ve) * noise])
     if exact:
         # GLS projection: part - F (F' V^-1 F)^-1 F' V^-1 part (linear, so each part separately)
@@ -233,7 +239,10 @@ def sample_pheno(
         c = _match_pve(base, parts, Ws, s, U, float(target_pve), c)
         if diagnostics is not None:
             diagnostics["polygenic_scale_pve"] = float(c)
-    return base + c * parts[:, 0] + parts[:, 1]
+    y = base + c * parts[:, 0] + parts[:, 1]
+    if model.binary:
+        return _threshold(y, model.prevalence)
+    return y
 
 
 def _match_pve(
@@ -271,22 +280,10 @@ def _match_pve(
     return 0.5 * (lo + hi)
 
 
-def _liability(eta: np.ndarray, noise: np.ndarray, prevalence: float) -> np.ndarray:
-    """Liability-threshold model: observed-scale predictor ``eta`` -> 0/1 cases at the real prevalence.
-
-    On the liability scale the predictor is ``eta / phi(t)`` (``t`` the threshold of the prevalence);
-    the residual liability tops the variance up to one.
-    """
-    t = stats.norm.isf(prevalence)
-    liab = (eta - eta.mean()) / stats.norm.pdf(t)
-    v = liab.var()
-    if v > 0.95:
-        liab *= np.sqrt(0.95 / v)
-        v = 0.95
-    liab = liab + np.sqrt(1.0 - v) * noise
-    k = min(max(round((1.0 - prevalence) * len(liab)), 0), len(liab) - 1)
-    thr = np.sort(liab)[k]
-    return (liab > thr).astype(np.float64)
+def _threshold(liability: np.ndarray, prevalence: float) -> np.ndarray:
+    """Cases (1.0) are the ``prevalence`` share of individuals with the highest liability, the rest 0.0."""
+    k = min(max(round((1.0 - prevalence) * len(liability)), 0), len(liability) - 1)
+    return (liability > np.sort(liability)[k]).astype(np.float64)
 
 
 def _latent_scores(c: np.ndarray) -> np.ndarray:
