@@ -352,16 +352,9 @@ def synthesize(
                 near |= (chrom == chrom[k]) & (np.abs(coord - coord[k]) < lead_window)
             locus = np.union1d(lead, np.where(near & (np.nan_to_num(pv, nan=1.0) < locus_pvalue))[0])
             # each locus SNP belongs to its nearest lead on the same chromosome
-            blocks = np.array(
-                [
-                    min(
-                        range(len(lead)),
-                        key=lambda a, k=k: (chrom[lead[a]] != chrom[k], abs(coord[lead[a]] - coord[k])),
-                    )
-                    for k in locus
-                ],
-                dtype=np.int64,
-            )
+            gap = np.abs(coord[locus][:, None] - coord[lead][None, :])
+            gap[chrom[locus][:, None] != chrom[lead][None, :]] = np.inf
+            blocks = gap.argmin(1) if len(lead) else np.zeros(0, dtype=np.int64)
             pm = fit_pheno(Ximp, y, Wr, name=ph, lead_idx=locus, snp_idx=snp_idx, vg=vg, ve=ve, rng=rng, blocks=blocks)
             key = snp_idx.tobytes()
             if key not in eig_cache:  # phenotypes with the same tested SNPs share the synthetic kinship

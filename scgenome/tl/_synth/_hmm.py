@@ -21,8 +21,6 @@ import numpy as np
 
 from ..._logging import logger
 
-GROUP_POOLING = 1.0
-
 
 def _emission_tables(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return the pair-state emission table and the heterozygote allele split.
@@ -357,7 +355,7 @@ def sample_haplotypes(
     recombination_scale: float = 1.0,
     min_cluster_size: float = 0.0,
     transition_prior: float = 1.0,
-    group_pooling: float | None = None,
+    group_pooling: float = 1.0,
     rng: np.random.Generator,
 ) -> np.ndarray:
     """Sample two haplotypes per individual: ``(n, 2, p)`` int8 alleles (1 = counted allele).
@@ -368,10 +366,11 @@ def sample_haplotypes(
     chain's cluster frequencies, and through them the allele frequencies, follow the fitted usage.
     ``recombination_scale`` scales the off-diagonal (switching) part of every transition matrix;
     clusters used by fewer than ``min_cluster_size`` training haplotypes at a locus cannot be entered
-    there. Each allele is then drawn from its cluster's allele frequency (never copied).
+    there. Each group's transition counts are pooled with ``group_pooling`` times its share of all groups'
+    counts (1: half within the group, half across groups; this keeps heterozygosity, which group-only
+    chains lower). Each allele is then drawn from its cluster's allele frequency (never copied).
     """
     m = group.shape[0]
-    group_pooling = GROUP_POOLING if group_pooling is None else group_pooling
     p = sum(sl.stop - sl.start for sl in model.slices)
     out = np.empty((m, 2, p), dtype=np.int8)
     hgroup = np.repeat(group, 2)

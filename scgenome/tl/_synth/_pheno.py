@@ -12,7 +12,7 @@ liability-threshold model (Dempster & Lerner 1950). Covariates follow a Gaussian
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import stats
@@ -39,8 +39,8 @@ class PhenoModel:
     trace_g: float  # mean eigenvalue of the double-centred real kinship
     prevalence: float = np.nan
     locus_var: float = 0.0  # variance of the locus fixed effects in the real data
-    locus_blocks: np.ndarray | None = None  # (len(lead_idx),) locus (clump) of each locus SNP
-    locus_var_blocks: np.ndarray | None = None  # real variance of each locus' fixed effects
+    locus_blocks: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # locus (clump) of each SNP
+    locus_var_blocks: np.ndarray = field(default_factory=lambda: np.zeros(0))  # real variance of each locus
 
 
 def _gls_and_posterior(
@@ -193,8 +193,7 @@ def sample_pheno(
         M = XPX / D[:, None]
         tb = np.asarray(target_t, dtype=float) * np.sqrt(model.ve / D)  # effects with those statistics
         # per locus (clump): the smallest ridge whose locus variance stays within LOCUS_CAP of the real one
-        blocks = model.locus_blocks if model.locus_blocks is not None else np.zeros(len(D), dtype=np.int64)
-        vreal = model.locus_var_blocks if model.locus_var_blocks is not None else np.array([model.locus_var])
+        blocks, vreal = model.locus_blocks, model.locus_var_blocks
         beta = np.zeros(len(D))
         ridges = []
         for b, vb in zip(np.unique(blocks), vreal, strict=True):
