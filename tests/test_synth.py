@@ -337,3 +337,24 @@ def test_hmm_estep_matches_brute_force_enumeration():
     np.testing.assert_allclose(jc[0], J / tot, atol=1e-12)
     np.testing.assert_allclose(njump, J[1:].sum() / tot, rtol=1e-12)
     np.testing.assert_allclose(tr[0], TR / tot, atol=1e-12)
+
+
+@pytest.mark.parametrize("phenotype", ["pheno", "pheno_binary"])
+def test_locus_statistics_match_training(split, synth, phenotype):
+    # exact_effects: the synthetic GWAS Wald statistics of the locus SNPs equal the training ones scaled to the
+    # synthetic number of phenotyped individuals (after the calibration rounds against the real Wald test)
+    _, train = split
+    a, b = train.copy(), synth.copy()
+    sg.tl.gwas(a, phenotype, covariates=["sex", "age"])
+    sg.tl.gwas(b, phenotype, covariates=["sex", "age"])
+    info = synth.uns["synthesis"]["phenotype_models"][phenotype]
+    loc = info["locus_snps"]
+    assert len(loc) >= 1
+    t_real = (a.var.loc[loc, "gwas_beta"] / a.var.loc[loc, "gwas_se"]).to_numpy()
+    t_syn = (b.var.loc[loc, "gwas_beta"] / b.var.loc[loc, "gwas_se"]).to_numpy()
+    scale = np.sqrt(b.uns["gwas"]["n_analysed"] / a.uns["gwas"]["n_analysed"])
+    err = t_syn - t_real * scale
+    assert np.sqrt(np.mean(err**2)) == pytest.approx(info["locus_t_rms_error"], abs=0.01)
+    assert info["locus_t_rms_error"] <= info["locus_t_rms_error_first"]
+    assert np.sqrt(np.mean(err**2)) < 0.25
+    assert np.all(np.sign(t_syn) == np.sign(t_real))

@@ -356,9 +356,14 @@ def synthesize(
             gap[chrom[locus][:, None] != chrom[lead][None, :]] = np.inf
             blocks = gap.argmin(1) if len(lead) else np.zeros(0, dtype=np.int64)
             pm = fit_pheno(Ximp, y, Wr, name=ph, lead_idx=locus, snp_idx=snp_idx, vg=vg, ve=ve, rng=rng, blocks=blocks)
-            key = snp_idx.tobytes()
-            if key not in eig_cache:  # phenotypes with the same tested SNPs share the synthetic kinship
-                eig_cache[key] = _syn_kinship_eig(Xs, snp_idx)
+            # the synthetic phenotype is built on the individuals that will carry a value, so that the synthetic
+            # GWAS (which analyses those alone, on their own double-centred kinship) sees the targets exactly
+            rows = np.flatnonzero(~pattern[:, j])
+            if len(rows) < min(3, m):  # a tiny cohort that drew almost only missing values: keep every value
+                rows = np.arange(m)
+            key = snp_idx.tobytes() + rows.tobytes()
+            if key not in eig_cache:  # phenotypes with the same SNPs and missingness share the synthetic kinship
+                eig_cache[key] = _syn_kinship_eig(Xs[rows], snp_idx)
             eig = eig_cache[key]
             diag: dict = {}
             tt = None
@@ -366,18 +371,18 @@ def synthesize(
                 # real Wald statistics of the locus SNPs (F(1, df) as tl.gwas), scaled to the synthetic size
                 n_ph = int(np.isfinite(y).sum())
                 df = max(n_ph - len(covariates) - 2, 1)
-                tt = np.sign(beta[locus]) * np.sqrt(stats.f.isf(pv[locus], 1, df)) * np.sqrt(m / n_ph)
-            ys = sample_pheno(
+                tt = np.sign(beta[locus]) * np.sqrt(stats.f.isf(pv[locus], 1, df)) * np.sqrt(len(rows) / n_ph)
+            ys = np.full(m, np.nan)
+            ys[rows] = sample_pheno(
                 pm,
-                Xs,
-                Ws,
-                noise[:, j],
+                Xs[rows],
+                Ws[rows],
+                noise[rows, j],
                 target_t=tt,
                 target_pve=float(null.get("pve", np.nan)) if match_pve else None,
                 eig=eig,
                 diagnostics=diag,
             )
-            ys[pattern[:, j]] = np.nan
             obs[ph] = ys
             models[ph] = {
                 "binary": pm.binary,

@@ -19,6 +19,7 @@ from scipy import stats
 
 #: largest ratio of the synthetic to the real locus variance when the locus effects are re-solved
 LOCUS_CAP = 1.25
+_POSTERIOR = True
 
 
 @dataclass
@@ -78,6 +79,8 @@ def _gls_and_posterior(
     # Matheron: u* = u0 + vg Z' V^-1 (r - Z u0 - e0), V = vg K + ve I
     u0 = rng.normal(0.0, np.sqrt(vg), p)
     e0 = rng.normal(0.0, np.sqrt(ve), n)
+    if not _POSTERIOR:
+        u0, e0 = 0 * u0, 0 * e0
     resid = r - Z @ u0 - e0
     u = u0 + vg * (Z.T @ (U @ (d * (U.T @ resid))))
     H = np.eye(n) - 1.0 / n
@@ -146,6 +149,7 @@ def sample_pheno(
     target_t: np.ndarray | None = None,
     target_pve: float | None = None,
     eig: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    calibrate: int = 2,
     diagnostics: dict | None = None,
 ) -> np.ndarray:
     """Synthetic phenotype values from synthetic dosages ``Xs``, covariates ``Ws`` and standard-normal ``noise``.
@@ -153,16 +157,19 @@ def sample_pheno(
     The polygenic term is rescaled so that the total genetic variance (locus SNPs plus polygenic) equals
     ``vg * trace_g`` computed on the synthetic kinship, which keeps the null-model PVE.
 
-    With ``target_t`` (quantitative phenotypes; the real Wald statistics of the locus SNPs, scaled to the
-    synthetic cohort size), the locus effects are re-solved on the synthetic genotypes so that each locus
-    SNP's marginal GLS effect (at the real ``lambda = vg / ve`` with the synthetic kinship) over its
-    standard error ``sqrt(ve / x'Px)`` equals its target statistic, and the
-    polygenic term plus noise are made GLS-orthogonal to the intercept, covariates and locus SNPs: the
-    synthetic GWAS then reproduces the real association profile at the lead loci exactly.
+    With ``target_t`` (the real Wald statistics of the locus SNPs, scaled to the synthetic cohort size),
+    the locus effects are re-solved on the synthetic genotypes so that each locus SNP's marginal GLS
+    effect (at the real ``lambda = vg / ve`` with the synthetic kinship) over its standard error
+    ``sqrt(ve / x'Px)`` equals its target statistic, and the polygenic term plus noise are made
+    GLS-orthogonal to the intercept, covariates and locus SNPs. ``calibrate`` rounds then run the GEMMA
+    ``-lmm 4`` Wald test of :func:`scgenome.tl.gwas` on the locus SNPs of the synthetic phenotype and shift
+    the targets by the remaining error (the Wald test re-estimates lambda and the residual variance under
+    the alternative, and a binary trait is cut from its latent trait); the round closest to the targets
+    is kept. The synthetic GWAS then reproduces the real association profile at the lead loci.
 
-    With ``target_pve`` (quantitative phenotypes; the real null-model PVE), the polygenic scale is then
-    set by bisection so that the synthetic null-model REML PVE, fitted on the synthetic kinship as
-    :func:`scgenome.tl.gwas` fits it, equals ``target_pve``.
+    With ``target_pve`` (the real null-model PVE), the polygenic scale is set by bisection so that the
+    synthetic null-model REML PVE, fitted on the synthetic kinship as :func:`scgenome.tl.gwas` fits it,
+    equals ``target_pve``.
     """
     m = Xs.shape[0]
     Zs, s, U = eig if eig is not None else _syn_kinship_eig(Xs, model.snp_idx)
@@ -173,16 +180,17 @@ def sample_pheno(
     q0 = 1 + Ws.shape[1]
     lam = model.vg / model.ve
     d = 1.0 / (lam * s + 1.0)
-    beta = model.lead_effects
+    a = 1.0
+    goal = None if target_t is None else np.asarray(target_t, dtype=float)
     if model.binary:
         # a binary trait is a latent quantitative trait cut at the prevalence: dichotomising attenuates
         # correlations by a = phi(t) / sqrt(p (1 - p)) and the PVE by a^2 (Dempster & Lerner 1950), so the
         # latent trait gets the real statistics divided by a and the real PVE divided by a^2
         t = stats.norm.isf(model.prevalence)
-        a = stats.norm.pdf(t) / np.sqrt(model.prevalence * (1.0 - model.prevalence))
-        target_t = None if target_t is None else np.asarray(target_t, dtype=float) / a
+        a = float(stats.norm.pdf(t) / np.sqrt(model.prevalence * (1.0 - model.prevalence)))
         target_pve = None if target_pve is None else min(float(target_pve) / a**2, 0.95)
-    exact = target_t is not None and len(model.lead_idx) > 0
+    exact = goal is not None and len(model.lead_idx) > 0
+    parts = np.column_stack([g, np.sqrt(model.ve) * noise])
     if exact:
         UF = U.T @ F
         A = UF.T @ (UF * d[:, None])  # F' V^-1 F (V up to ve)
@@ -191,13 +199,19 @@ def sample_pheno(
         XPX = All - A0l.T @ np.linalg.solve(A00, A0l)
         D = np.diag(XPX)
         M = XPX / D[:, None]
-        tb = np.asarray(target_t, dtype=float) * np.sqrt(model.ve / D)  # effects with those statistics
-        # per locus (clump): the smallest ridge whose locus variance stays within LOCUS_CAP of the real one
-        blocks, vreal = model.locus_blocks, model.locus_var_blocks
+        # GLS projection: part - F (F' V^-1 F)^-1 F' V^-1 part (linear, so each part separately)
+        coef = np.linalg.solve(A + 1e-10 * np.eye(A.shape[0]), UF.T @ (d[:, None] * (U.T @ parts)))
+        parts = parts - F @ coef
+    trace_syn = float((Zs * Zs).sum() / m)
+    target = model.vg * trace_syn
+
+    def solve_loci(tt: np.ndarray) -> tuple[np.ndarray, list[float]]:
+        """Locus effects with GLS statistics ``tt``; per locus the smallest ridge within LOCUS_CAP."""
+        tb = tt * np.sqrt(model.ve / D)  # effects with those statistics
         beta = np.zeros(len(D))
         ridges = []
-        for b, vb in zip(np.unique(blocks), vreal, strict=True):
-            ix = np.flatnonzero(blocks == b)
+        for b, vb in zip(np.unique(model.locus_blocks), model.locus_var_blocks, strict=True):
+            ix = np.flatnonzero(model.locus_blocks == b)
             Mb = M[np.ix_(ix, ix)]
             sb = np.trace(Mb.T @ Mb) / len(ix)
             # a locus explains at least what its strongest SNP explains on its own
@@ -208,40 +222,56 @@ def sample_pheno(
                     break
             beta[ix] = bb
             ridges.append(ridge)
-        if diagnostics is not None:
-            diagnostics["locus_ridge"] = [float(r) for r in ridges]
-    lead = Xl @ beta
-    trace_syn = float((Zs * Zs).sum() / m)
-    target = model.vg * trace_syn
-    lead_c = lead - lead.mean()
-    vl, vp, cov = lead_c.var(), g.var(), np.mean(lead_c * g)
-    # solve var(lead + c g) = target for c >= 0
-    disc = 4 * cov * cov - 4 * vp * (vl - target)
-    c = (-2 * cov + np.sqrt(disc)) / (2 * vp) if (vp > 0 and disc > 0) else 0.0
-    c = max(c, 0.0)
+        return beta, ridges
+
+    def build(tt: np.ndarray | None) -> tuple[np.ndarray, dict]:
+        info: dict = {}
+        if tt is None:
+            beta = model.lead_effects
+        else:
+            beta, info["locus_ridge"] = solve_loci(tt)
+        lead = Xl @ beta
+        lead_c = lead - lead.mean()
+        vl, vp, cov = lead_c.var(), g.var(), np.mean(lead_c * g)
+        # solve var(lead + c g) = target for c >= 0
+        disc = 4 * cov * cov - 4 * vp * (vl - target)
+        c = (-2 * cov + np.sqrt(disc)) / (2 * vp) if (vp > 0 and disc > 0) else 0.0
+        c = max(c, 0.0)
+        info.update({"locus_var": float(vl), "polygenic_scale": float(c)})
+        base = model.intercept + Ws @ model.cov_effects + lead
+        if target_pve is not None and np.isfinite(target_pve) and parts[:, 0].var() > 0:
+            c = _match_pve(base, parts, Ws, s, U, float(target_pve), c)
+            info["polygenic_scale_pve"] = float(c)
+        y = base + c * parts[:, 0] + parts[:, 1]
+        return (_threshold(y, model.prevalence) if model.binary else y), info
+
+    latent = None if not exact else goal / a
+    y, info = build(latent)
+    if exact and calibrate > 0:
+        UtW = U.T @ np.column_stack([np.ones(m), Ws])
+        UtX = U.T @ Xl
+        err = _wald_t(s, UtW, U.T @ y, UtX) - goal
+        rms0 = rms = float(np.sqrt(np.mean(err**2)))
+        for _ in range(calibrate):
+            latent = latent - err / a
+            y2, info2 = build(latent)
+            err2 = _wald_t(s, UtW, U.T @ y2, UtX) - goal
+            rms2 = float(np.sqrt(np.mean(err2**2)))
+            if not rms2 < rms:
+                break
+            y, info, err, rms = y2, info2, err2, rms2
+        info.update({"locus_t_rms_error_first": rms0, "locus_t_rms_error": rms})
     if diagnostics is not None:
-        diagnostics.update(
-            {
-                "locus_var_real": model.locus_var,
-                "locus_var": float(vl),
-                "genetic_var_target": float(target),
-                "polygenic_scale": float(c),
-            }
-        )
-    parts = np.column_stack([g, np.sqrt(model.ve) * noise])
-    if exact:
-        # GLS projection: part - F (F' V^-1 F)^-1 F' V^-1 part (linear, so each part separately)
-        coef = np.linalg.solve(A + 1e-10 * np.eye(A.shape[0]), UF.T @ (d[:, None] * (U.T @ parts)))
-        parts = parts - F @ coef
-    base = model.intercept + Ws @ model.cov_effects + lead
-    if target_pve is not None and np.isfinite(target_pve) and parts[:, 0].var() > 0:
-        c = _match_pve(base, parts, Ws, s, U, float(target_pve), c)
-        if diagnostics is not None:
-            diagnostics["polygenic_scale_pve"] = float(c)
-    y = base + c * parts[:, 0] + parts[:, 1]
-    if model.binary:
-        return _threshold(y, model.prevalence)
+        diagnostics.update({"locus_var_real": model.locus_var, "genetic_var_target": float(target), **info})
     return y
+
+
+def _wald_t(s: np.ndarray, UtW: np.ndarray, Uty: np.ndarray, UtX: np.ndarray) -> np.ndarray:
+    """Signed Wald statistics ``beta / se`` of the columns of ``UtX``, as :func:`scgenome.tl.gwas` computes them."""
+    from .._gwas._model import fit_null, lmm_chunk
+
+    res = lmm_chunk(s, UtW, Uty, UtX, fit_null(s, UtW, Uty))
+    return res["beta"] / res["se"]
 
 
 def _match_pve(
