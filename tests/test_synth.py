@@ -358,3 +358,20 @@ def test_locus_statistics_match_training(split, synth, phenotype):
     assert info["locus_t_rms_error"] <= info["locus_t_rms_error_first"]
     assert np.sqrt(np.mean(err**2)) < 0.25
     assert np.all(np.sign(t_syn) == np.sign(t_real))
+
+
+def test_missingness_follows_real_rows(split):
+    # missing phenotype and covariate values are copied as whole rows of the real pattern, so the synthetic GWAS
+    # analyses about as many complete cases as the real one
+    _, train = split
+    t = train.copy()
+    rng = np.random.default_rng(3)
+    t.obs.loc[rng.random(t.n_obs) < 0.3, "age"] = np.nan
+    t.obs.loc[rng.random(t.n_obs) < 0.2, "pheno"] = np.nan
+    syn = sg.tl.synthesize(t, phenotypes="pheno", covariates=["sex", "age"], n_individuals=2000, n_iter=1, rng=0)
+    assert syn.obs["age"].isna().mean() == pytest.approx(t.obs["age"].isna().mean(), abs=0.04)
+    assert syn.obs["pheno"].isna().mean() == pytest.approx(t.obs["pheno"].isna().mean(), abs=0.04)
+    assert syn.obs["sex"].notna().all()
+    complete_real = t.obs[["pheno", "age"]].notna().all(1).mean()
+    complete_syn = syn.obs[["pheno", "age"]].notna().all(1).mean()
+    assert complete_syn == pytest.approx(complete_real, abs=0.04)

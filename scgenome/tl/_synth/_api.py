@@ -221,8 +221,8 @@ def synthesize(
 
     - ``X``: synthetic dosages in the input's dtype (0, 1, 2; no missing values);
     - ``var``: a copy of the input's ``var``;
-    - ``obs``: synthetic ids ``syn0, syn1, ...``, the phenotype and covariate columns (phenotypes missing
-      at the real rate) and ``synth_group`` (structure group);
+    - ``obs``: synthetic ids ``syn0, syn1, ...``, the phenotype and covariate columns (missing values
+      follow whole rows of the real missingness pattern) and ``synth_group`` (structure group);
     - ``uns["synthesis"]``: ``params`` (all options), ``phenotype_models`` (per phenotype: binary, vg, ve,
       lead SNPs and effects, covariate effects), ``hmm`` (fitted jump rate per chromosome, log-likelihood),
       ``map_unit``.
@@ -329,8 +329,13 @@ def synthesize(
     complete = ~np.isnan(Wr).any(1)
     R, marg = copula_fit(Wr[complete])
     Ws = copula_sample(R, marg, m, rng)
+    # missing values: whole rows of the real phenotype and covariate missingness pattern, so that each synthetic
+    # GWAS analyses about as many complete cases as the real one (phenotypes are built on those rows alone)
+    donor = rng.integers(0, n, size=m)
+    cov_pattern = np.isnan(Wr)[donor]
+    cov_missing = cov_pattern.any(1)
     for j, c in enumerate(covariates):
-        obs[c] = Ws[:, j]
+        obs[c] = np.where(cov_pattern[:, j], np.nan, Ws[:, j])
 
     # ---------------- phenotypes
     models = {}
@@ -339,7 +344,7 @@ def synthesize(
         coord = _coords(geno.var)
         chrom = geno.var["chrom"].astype(str).to_numpy()
         noise = _residual_noise(Y, m, rng)
-        pattern = np.isnan(Y)[rng.integers(0, n, size=m)]
+        pattern = np.isnan(Y)[donor]
         eig_cache: dict[bytes, tuple] = {}
         for j, ph in enumerate(phenotypes):
             y = np.where(complete, Y[:, j], np.nan)
@@ -358,9 +363,11 @@ def synthesize(
             pm = fit_pheno(Ximp, y, Wr, name=ph, lead_idx=locus, snp_idx=snp_idx, vg=vg, ve=ve, rng=rng, blocks=blocks)
             # the synthetic phenotype is built on the individuals that will carry a value, so that the synthetic
             # GWAS (which analyses those alone, on their own double-centred kinship) sees the targets exactly
-            rows = np.flatnonzero(~pattern[:, j])
+            rows = np.flatnonzero(~pattern[:, j] & ~cov_missing)
             if len(rows) < min(3, m):  # a tiny cohort that drew almost only missing values: keep every value
-                rows = np.arange(m)
+                rows, pattern[:, j], cov_missing[:] = np.arange(m), False, False
+                for jc, cname in enumerate(covariates):
+                    obs[cname] = Ws[:, jc]
             key = snp_idx.tobytes() + rows.tobytes()
             if key not in eig_cache:  # phenotypes with the same SNPs and missingness share the synthetic kinship
                 eig_cache[key] = _syn_kinship_eig(Xs[rows], snp_idx)
@@ -372,8 +379,9 @@ def synthesize(
                 n_ph = int(np.isfinite(y).sum())
                 df = max(n_ph - len(covariates) - 2, 1)
                 tt = np.sign(beta[locus]) * np.sqrt(stats.f.isf(pv[locus], 1, df)) * np.sqrt(len(rows) / n_ph)
+            other = np.flatnonzero(~pattern[:, j] & cov_missing)
             ys = np.full(m, np.nan)
-            ys[rows] = sample_pheno(
+            ys[rows], ys[other] = sample_pheno(
                 pm,
                 Xs[rows],
                 Ws[rows],
@@ -381,6 +389,7 @@ def synthesize(
                 target_t=tt,
                 target_pve=float(null.get("pve", np.nan)) if match_pve else None,
                 eig=eig,
+                extra=(Xs[other], Ws[other], noise[other, j]),
                 diagnostics=diag,
             )
             obs[ph] = ys

@@ -150,8 +150,9 @@ def sample_pheno(
     target_pve: float | None = None,
     eig: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     calibrate: int = 2,
+    extra: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     diagnostics: dict | None = None,
-) -> np.ndarray:
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Synthetic phenotype values from synthetic dosages ``Xs``, covariates ``Ws`` and standard-normal ``noise``.
 
     The polygenic term is rescaled so that the total genetic variance (locus SNPs plus polygenic) equals
@@ -170,11 +171,16 @@ def sample_pheno(
     With ``target_pve`` (the real null-model PVE), the polygenic scale is set by bisection so that the
     synthetic null-model REML PVE, fitted on the synthetic kinship as :func:`scgenome.tl.gwas` fits it,
     equals ``target_pve``.
+
+    ``extra = (Xe, We, noise_e)``: individuals outside the analysed set (e.g. a covariate missing) get values
+    from the same fitted model (locus effects, polygenic scale, liability threshold) without the exact
+    projections; ``(y, y_extra)`` is then returned.
     """
     m = Xs.shape[0]
     Zs, s, U = eig if eig is not None else _syn_kinship_eig(Xs, model.snp_idx)
     g = Zs @ model.u
-    g -= g.mean()
+    g_mean = g.mean()
+    g -= g_mean
     Xl = Xs[:, model.lead_idx].astype(np.float64)
     F = np.column_stack([np.ones(m), Ws, Xl])
     q0 = 1 + Ws.shape[1]
@@ -215,7 +221,8 @@ def sample_pheno(
             Mb = M[np.ix_(ix, ix)]
             sb = np.trace(Mb.T @ Mb) / len(ix)
             # a locus explains at least what its strongest SNP explains on its own
-            vb = max(vb, float(np.max(Xl[:, ix].var(0) * tb[ix] ** 2)))
+            # (a binary trait's locus variance is on the 0/1 scale: a^-2 times that on the latent scale)
+            vb = max(vb / a**2, float(np.max(Xl[:, ix].var(0) * tb[ix] ** 2)))
             for ridge in (1e-4, 1e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0):
                 bb = np.linalg.solve(Mb.T @ Mb + ridge * sb * np.eye(len(ix)), Mb.T @ tb[ix])
                 if np.var(Xl[:, ix] @ bb) <= LOCUS_CAP * vb:
@@ -243,6 +250,7 @@ def sample_pheno(
             c = _match_pve(base, parts, Ws, s, U, float(target_pve), c)
             info["polygenic_scale_pve"] = float(c)
         y = base + c * parts[:, 0] + parts[:, 1]
+        info["_fit"] = (beta, c, y)
         return (_threshold(y, model.prevalence) if model.binary else y), info
 
     latent = None if not exact else goal / a
@@ -261,9 +269,19 @@ def sample_pheno(
                 break
             y, info, err, rms = y2, info2, err2, rms2
         info.update({"locus_t_rms_error_first": rms0, "locus_t_rms_error": rms})
+    beta, c, liability = info.pop("_fit")
     if diagnostics is not None:
         diagnostics.update({"locus_var_real": model.locus_var, "genetic_var_target": float(target), **info})
-    return y
+    if extra is None:
+        return y
+    # individuals outside the analysed set: the same fitted model, without the exact projections
+    Xe, We, ne = extra
+    Ze = (Xe[:, model.snp_idx] - Xs[:, model.snp_idx].mean(0)) / np.sqrt(len(model.snp_idx))
+    ye = model.intercept + We @ model.cov_effects + Xe[:, model.lead_idx] @ beta + c * (Ze @ model.u - g_mean)
+    ye = ye + np.sqrt(model.ve) * ne
+    if model.binary:
+        ye = (ye > np.sort(liability)[len(liability) - int(y.sum()) - 1]).astype(np.float64)
+    return y, ye
 
 
 def _wald_t(s: np.ndarray, UtW: np.ndarray, Uty: np.ndarray, UtX: np.ndarray) -> np.ndarray:
