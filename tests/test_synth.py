@@ -355,8 +355,9 @@ def test_locus_statistics_match_training(split, synth, phenotype):
     scale = np.sqrt(b.uns["gwas"]["n_analysed"] / a.uns["gwas"]["n_analysed"])
     err = t_syn - t_real * scale
     assert np.sqrt(np.mean(err**2)) == pytest.approx(info["locus_t_rms_error"], abs=0.01)
-    assert info["locus_t_rms_error"] <= info["locus_t_rms_error_first"]
-    assert np.sqrt(np.mean(err**2)) < 0.25
+    assert info["locus_t_rms_error"] < 0.7 * info["locus_t_rms_error_first"]
+    # a binary trait's statistics move in steps with the latent targets (220 training individuals here)
+    assert np.sqrt(np.mean(err**2)) < (0.25 if phenotype == "pheno" else 0.7)
     assert np.all(np.sign(t_syn) == np.sign(t_real))
 
 
@@ -375,3 +376,35 @@ def test_missingness_follows_real_rows(split):
     complete_real = t.obs[["pheno", "age"]].notna().all(1).mean()
     complete_syn = syn.obs[["pheno", "age"]].notna().all(1).mean()
     assert complete_syn == pytest.approx(complete_real, abs=0.04)
+
+
+def test_pair_repulsion_reaches_target_heterozygosity(split):
+    # two haplotypes drawn from one group's chain share clusters too often (heterozygosity deficit); the pair
+    # repulsion steers the second haplotype away, and _pair_repulsion finds the factor for a target value
+    from scgenome.tl._synth._api import _pair_repulsion, chrom_layout, structure_groups
+    from scgenome.tl._synth._hmm import fit_hmm, sample_hmm
+
+    _, train = split
+    X = np.asarray(train.X, dtype=float)
+    codes = np.rint(X).astype(np.int8)
+    order, slices, dist, _ = chrom_layout(train.var)
+    rng = np.random.default_rng(0)
+    group = structure_groups(X, 8, 10, rng)
+    model = fit_hmm(codes[:, order], dist, slices, group, n_states=6, emission_prior=0.1, n_iter=3, rng=rng)
+    syn_group = rng.choice(len(model.group_freq), size=400, p=model.group_freq)
+    knobs = {"recombination_scale": 1.0, "min_cluster_size": 0.0, "group_pooling": 0.0}
+
+    def het(w):
+        return float(
+            np.mean(sample_hmm(model, syn_group, pair_repulsion=w, rng=np.random.default_rng(5), **knobs) == 1)
+        )
+
+    h0, h9 = het(0.0), het(0.9)
+    assert h9 > h0 + 0.01
+    target = 0.5 * (h0 + h9)
+    w = _pair_repulsion(model, syn_group, target, knobs, seed=7)
+    assert 0.2 < w < 0.7
+    assert het(w) == pytest.approx(target, abs=0.004)
+    assert _pair_repulsion(model, syn_group, h0 - 0.01, knobs, seed=7) == 0.0
+    with pytest.raises(ValueError, match="group_pooling"):
+        sg.tl.synthesize(train, group_pooling=-1.0)

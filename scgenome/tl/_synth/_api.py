@@ -80,7 +80,7 @@ def structure_groups(
     from sklearn.cluster import KMeans
 
     Xc = X - X.mean(0)
-    k = min(n_pcs, min(Xc.shape) - 1)
+    k = min(max(n_pcs, n_groups), min(Xc.shape) - 1)
     U, S, _ = svds(Xc, k=k, random_state=child_seed(rng))
     scores = U * S
     km = KMeans(n_clusters=n_groups, n_init=4, random_state=child_seed(rng)).fit(scores)
@@ -146,6 +146,8 @@ def synthesize(
     emission_noise: float = 0.1,
     n_groups: int = 8,
     min_group_size: int = 50,
+    group_pooling: float = 1.0,
+    match_heterozygosity: bool = True,
     min_cluster_size: float = 5.0,
     lead_pvalue: float = 1e-5,
     lead_window: float = 5.0,
@@ -184,10 +186,20 @@ def synthesize(
         Privacy knob: Beta pseudo-count (haplotypes) pulling each cluster's allele frequency towards the
         locus' frequency; larger adds per-SNP noise (privacy) and weakens LD (utility).
     n_groups
-        Population-structure groups (k-means on the top 10 genotype PCs); each has its own cluster mixture
-        along the genome, which reproduces genome-wide structure.
+        Population-structure groups (k-means on the top ``max(10, n_groups)`` genotype PCs); each has its own
+        cluster transitions along the genome, which reproduces genome-wide structure (relatedness, PCs and
+        the structure-driven hits of a linear-model GWAS).
     min_group_size
         Privacy knob: groups smaller than this merge into their nearest group (no family-sized groups).
+    group_pooling
+        Privacy knob: each group's cluster transitions are pooled with this many times its share of all
+        groups' transitions (0: the group alone, full structure; 1: half within the group). Less pooling
+        reproduces more structure (utility) and brings synthetic genomes closer to their group (privacy).
+    match_heterozygosity
+        Two haplotypes drawn independently from one group's chain share clusters more often than a real
+        individual's two, which lowers heterozygosity; with ``True`` the second haplotype is steered away
+        from the first one's cluster by the factor (``uns["synthesis"]["hmm"]["pair_repulsion"]``) at
+        which trial cohorts match the real mean heterozygosity.
     min_cluster_size
         Privacy knob: a cluster carried by fewer training haplotypes (expected count) at a locus cannot be
         entered there.
@@ -288,6 +300,9 @@ def synthesize(
         if int(v) < lo:
             msg = f"{name} must be at least {lo}, got {v}."
             raise ValueError(msg)
+    if not group_pooling >= 0:
+        msg = f"group_pooling must be non-negative, got {group_pooling}."
+        raise ValueError(msg)
     for name, v in [("recombination_scale", recombination_scale), ("emission_noise", emission_noise)]:
         if not v > 0:
             msg = f"{name} must be positive, got {v}."
@@ -317,9 +332,14 @@ def synthesize(
         rng=rng,
     )
     syn_group = rng.choice(len(model.group_freq), size=m, p=model.group_freq)
-    scodes = sample_hmm(
-        model, syn_group, recombination_scale=recombination_scale, min_cluster_size=min_cluster_size, rng=rng
-    )
+    knobs = {"recombination_scale": recombination_scale, "min_cluster_size": min_cluster_size}
+    knobs["group_pooling"] = group_pooling
+    repulsion = 0.0
+    if match_heterozygosity:
+        ok = codes < 3
+        het_real = float(np.mean(((codes == 1) & ok).sum(1) / np.maximum(ok.sum(1), 1)))
+        repulsion = _pair_repulsion(model, syn_group, het_real, knobs, child_seed(rng))
+    scodes = sample_hmm(model, syn_group, pair_repulsion=repulsion, rng=rng, **knobs)
     Xs = np.empty((m, geno.n_vars), dtype=np.float64)
     Xs[:, order] = scodes
 
@@ -418,6 +438,8 @@ def synthesize(
             "emission_noise": float(emission_noise),
             "n_groups": int(n_groups),
             "min_group_size": int(min_group_size),
+            "group_pooling": float(group_pooling),
+            "match_heterozygosity": bool(match_heterozygosity),
             "min_cluster_size": float(min_cluster_size),
             "lead_pvalue": float(lead_pvalue),
             "lead_window": float(lead_window),
@@ -434,6 +456,7 @@ def synthesize(
             "rho": [float(c.rho) for c in model.chroms],
             "loglik": float(sum(c.loglik for c in model.chroms)),
             "n_groups_fitted": len(model.group_freq),
+            "pair_repulsion": float(repulsion),
         },
         "map_unit": unit,
     }
@@ -450,6 +473,36 @@ def synthesize(
         pheno.var_names = [*phenotypes, *covariates]
         return MuData({mod[0]: out, mod[1]: pheno})
     return out
+
+
+def _pair_repulsion(model, group: np.ndarray, het_real: float, knobs: dict, seed: int, n_trial: int = 256) -> float:
+    """Pair repulsion (0 to 0.95) at which sampled heterozygosity matches ``het_real``.
+
+    Trial cohorts of ``n_trial`` individuals (same random numbers): repulsion 0 and 0.9, then two steps of
+    regula falsi (the heterozygosity grows convexly with the repulsion).
+    """
+    sub = group[:n_trial]
+
+    def het(w: float) -> float:
+        x = sample_hmm(model, sub, pair_repulsion=w, rng=np.random.default_rng(seed), **knobs)
+        return float(np.mean(x == 1))
+
+    h0 = het(0.0)
+    if h0 >= het_real:
+        return 0.0
+    lo, hi, h_lo, h_hi = 0.0, 0.9, h0, het(0.9)
+    if h_hi <= h0:
+        return 0.0
+    if h_hi <= het_real:
+        return 0.9
+    for _ in range(2):
+        w = lo + (hi - lo) * (het_real - h_lo) / (h_hi - h_lo)
+        h = het(w)
+        if h < het_real:
+            lo, h_lo = w, h
+        else:
+            hi, h_hi = w, h
+    return float(lo + (hi - lo) * (het_real - h_lo) / (h_hi - h_lo))
 
 
 def _pheno_table(mdata: MuData, pheno_mod: str) -> pd.DataFrame:

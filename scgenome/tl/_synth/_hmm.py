@@ -356,6 +356,7 @@ def sample_haplotypes(
     min_cluster_size: float = 0.0,
     transition_prior: float = 1.0,
     group_pooling: float = 1.0,
+    pair_repulsion: float = 0.0,
     rng: np.random.Generator,
 ) -> np.ndarray:
     """Sample two haplotypes per individual: ``(n, 2, p)`` int8 alleles (1 = counted allele).
@@ -366,9 +367,12 @@ def sample_haplotypes(
     chain's cluster frequencies, and through them the allele frequencies, follow the fitted usage.
     ``recombination_scale`` scales the off-diagonal (switching) part of every transition matrix;
     clusters used by fewer than ``min_cluster_size`` training haplotypes at a locus cannot be entered
-    there. Each group's transition counts are pooled with ``group_pooling`` times its share of all groups'
-    counts (1: half within the group, half across groups; this keeps heterozygosity, which group-only
-    chains lower). Each allele is then drawn from its cluster's allele frequency (never copied).
+    there (counting the haplotypes behind the group's chain: its own and its pooled share). Each group's
+    transition counts are pooled with ``group_pooling`` times its share of all groups' counts (1: half
+    within the group, half across groups). ``pair_repulsion`` (0 to 1) lowers the chance that an individual's second haplotype
+    sits in the same cluster as its first at a locus by that factor: two haplotypes drawn independently
+    from one group's chain share clusters more often than a real individual's two (whose parents differ),
+    which lowers heterozygosity. Each allele is then drawn from its cluster's allele frequency (never copied).
     """
     m = group.shape[0]
     p = sum(sl.stop - sl.start for sl in model.slices)
@@ -391,9 +395,12 @@ def sample_haplotypes(
             P[:, 1:] = (1.0 - recombination_scale) * eye + recombination_scale * P[:, 1:]
             np.clip(P, 0.0, None, out=P)
         if min_cluster_size > 0:
-            ok = ch.usage.sum(0) >= min_cluster_size
-            ok[ok.sum(1) == 0] = True
-            P *= ok[None, :, None, :]
+            # the haplotypes behind each group's chain: its own plus its pooled share of all groups'
+            usage = ch.usage.astype(np.float64)
+            usage = usage + group_pooling * model.group_freq[:, None, None] * usage.sum(0, keepdims=True)
+            ok = usage >= min_cluster_size
+            ok[ok.sum(2) == 0] = True
+            P *= ok[:, :, None, :]
         P /= np.maximum(P.sum(3, keepdims=True), 1e-300)
         cP = np.cumsum(P, axis=3)
         u_state = rng.random((L, 2 * m))
@@ -401,8 +408,17 @@ def sample_haplotypes(
         z = np.zeros(2 * m, dtype=np.int64)
         hap = np.empty((2 * m, L), dtype=np.int8)
         for ll in range(L):
-            row = cP[hgroup, ll, z]
-            z = np.minimum((u_state[ll, :, None] > row).sum(1), K - 1)
+            if pair_repulsion > 0:
+                z1 = np.minimum((u_state[ll, 0::2, None] > cP[group, ll, z[0::2]]).sum(1), K - 1)
+                p2 = P[group, ll, z[1::2]]
+                p2[np.arange(m), z1] *= 1.0 - pair_repulsion
+                c2 = np.cumsum(p2, axis=1)
+                z2 = np.minimum((u_state[ll, 1::2, None] * c2[:, -1:] > c2).sum(1), K - 1)
+                z = np.empty(2 * m, dtype=np.int64)
+                z[0::2], z[1::2] = z1, z2
+            else:
+                row = cP[hgroup, ll, z]
+                z = np.minimum((u_state[ll, :, None] > row).sum(1), K - 1)
             hap[:, ll] = u_allele[ll] < ch.theta[ll, z]
         out[:, :, sl] = hap.reshape(m, 2, L)
     return out
@@ -414,6 +430,8 @@ def sample_hmm(
     *,
     recombination_scale: float = 1.0,
     min_cluster_size: float = 0.0,
+    group_pooling: float = 1.0,
+    pair_repulsion: float = 0.0,
     rng: np.random.Generator,
 ) -> np.ndarray:
     """Sample genotype codes ``(n, p)`` (int8 0..2): the sum of two haplotypes from :func:`sample_haplotypes`."""
@@ -422,6 +440,8 @@ def sample_hmm(
         group,
         recombination_scale=recombination_scale,
         min_cluster_size=min_cluster_size,
+        group_pooling=group_pooling,
+        pair_repulsion=pair_repulsion,
         rng=rng,
     )
     return hap.sum(1, dtype=np.int8)

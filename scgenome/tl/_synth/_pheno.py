@@ -149,7 +149,7 @@ def sample_pheno(
     target_t: np.ndarray | None = None,
     target_pve: float | None = None,
     eig: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-    calibrate: int = 2,
+    calibrate: int = 3,
     extra: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     diagnostics: dict | None = None,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
@@ -260,14 +260,16 @@ def sample_pheno(
         UtX = U.T @ Xl
         err = _wald_t(s, UtW, U.T @ y, UtX) - goal
         rms0 = rms = float(np.sqrt(np.mean(err**2)))
+        step = 1.0
         for _ in range(calibrate):
-            latent = latent - err / a
-            y2, info2 = build(latent)
+            cand = latent - step * err / a
+            y2, info2 = build(cand)
             err2 = _wald_t(s, UtW, U.T @ y2, UtX) - goal
             rms2 = float(np.sqrt(np.mean(err2**2)))
-            if not rms2 < rms:
-                break
-            y, info, err, rms = y2, info2, err2, rms2
+            if rms2 < rms:
+                latent, y, info, err, rms = cand, y2, info2, err2, rms2
+            else:  # overshot (a binary trait's statistics move in steps): halve the step
+                step *= 0.5
         info.update({"locus_t_rms_error_first": rms0, "locus_t_rms_error": rms})
     beta, c, liability = info.pop("_fit")
     if diagnostics is not None:
