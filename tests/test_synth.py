@@ -87,6 +87,10 @@ def test_errors_leave_input_unchanged(split):
         sg.tl.synthesize(train, n_states=1)
     with pytest.raises(ValueError, match="recombination_scale"):
         sg.tl.synthesize(train, recombination_scale=0)
+    with pytest.raises(ValueError, match="polygenic"):
+        sg.tl.synthesize(train, polygenic="blup")
+    with pytest.raises(ValueError, match="group_pooling"):
+        sg.tl.synthesize(train, group_pooling=-1.0)
     bad = train.copy()
     bad.obs["txt"] = "a"
     with pytest.raises(ValueError, match="numeric"):
@@ -406,5 +410,3 @@ def test_pair_repulsion_reaches_target_heterozygosity(split):
     assert 0.2 < w < 0.7
     assert het(w) == pytest.approx(target, abs=0.004)
     assert _pair_repulsion(model, syn_group, h0 - 0.01, knobs, seed=7) == 0.0
-    with pytest.raises(ValueError, match="group_pooling"):
-        sg.tl.synthesize(train, group_pooling=-1.0)

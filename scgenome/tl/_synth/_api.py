@@ -154,6 +154,7 @@ def synthesize(
     locus_pvalue: float = 1e-3,
     exact_effects: bool = True,
     match_pve: bool = True,
+    polygenic: Literal["mean", "draw"] = "mean",
     n_iter: int = 6,
     mod: tuple[str, str] = ("geno", "pheno"),
     rng: int | np.random.Generator | None = None,
@@ -220,6 +221,11 @@ def synthesize(
         Quantitative phenotypes: set the polygenic scale so that the synthetic cohort's null-model REML
         PVE (on its own kinship, as :func:`scgenome.tl.gwas` estimates it) equals the real one (bisection,
         about 20 null-model fits).
+    polygenic
+        SNP effects of the polygenic term: ``"mean"``, their posterior mean given the real data (BLUP: the
+        synthetic polygenic term follows the real genetic signal, which with ``n_groups`` structure
+        reproduces the structure-driven hits of a linear-model GWAS); ``"draw"``, one posterior draw
+        (Matheron's rule: a random polygenic background with the real covariance).
     n_iter
         EM iterations of the HMM.
     mod
@@ -279,6 +285,9 @@ def synthesize(
         ptab = geno.obs
     check_nonempty(geno, "genotype AnnData")
     check_var_columns(geno, ["chrom"])
+    if polygenic not in ("mean", "draw"):
+        msg = f"polygenic must be 'mean' or 'draw', got {polygenic!r}."
+        raise ValueError(msg)
     if method != "hmm":
         msg = f"method={method!r} is not supported; use 'hmm'."
         raise ValueError(msg)
@@ -380,7 +389,19 @@ def synthesize(
             gap = np.abs(coord[locus][:, None] - coord[lead][None, :])
             gap[chrom[locus][:, None] != chrom[lead][None, :]] = np.inf
             blocks = gap.argmin(1) if len(lead) else np.zeros(0, dtype=np.int64)
-            pm = fit_pheno(Ximp, y, Wr, name=ph, lead_idx=locus, snp_idx=snp_idx, vg=vg, ve=ve, rng=rng, blocks=blocks)
+            pm = fit_pheno(
+                Ximp,
+                y,
+                Wr,
+                name=ph,
+                lead_idx=locus,
+                snp_idx=snp_idx,
+                vg=vg,
+                ve=ve,
+                rng=rng,
+                blocks=blocks,
+                draw=polygenic == "draw",
+            )
             # the synthetic phenotype is built on the individuals that will carry a value, so that the synthetic
             # GWAS (which analyses those alone, on their own double-centred kinship) sees the targets exactly
             rows = np.flatnonzero(~pattern[:, j] & ~cov_missing)
@@ -446,6 +467,7 @@ def synthesize(
             "locus_pvalue": float(locus_pvalue),
             "exact_effects": bool(exact_effects),
             "match_pve": bool(match_pve),
+            "polygenic": polygenic,
             "n_iter": int(n_iter),
             "phenotypes": phenotypes,
             "covariates": covariates,

@@ -3,9 +3,9 @@
 A quantitative phenotype follows the LMM ``y = W b + X_lead beta + Z u + e`` with ``u ~ N(0, vg I_p)``
 (``K = Z Z'``), ``e ~ N(0, ve I)``. ``vg``, ``ve`` come from the null model of the real GWAS; the lead
 SNP effects ``beta`` and covariate effects ``b`` are fitted jointly by GLS at ``lambda = vg / ve``; the
-SNP effects ``u`` are one draw from their posterior given the real data (Matheron's rule), so that the
-synthetic polygenic term ``Z_syn u`` has covariance ``vg K_syn`` marginally and keeps the real
-direction of the genetic signal. Binary phenotypes are a latent quantitative trait built the same way
+SNP effects ``u`` are their posterior mean given the real data (BLUP), or one posterior draw (Matheron's
+rule, covariance ``vg K_syn`` marginally); either keeps the real direction of the genetic signal, and its
+scale is set so that the synthetic null-model PVE equals the real one. Binary phenotypes are a latent quantitative trait built the same way
 (targets corrected for the attenuation by dichotomisation) and cut at the real prevalence: the
 liability-threshold model (Dempster & Lerner 1950). Covariates follow a Gaussian copula with the real marginals (quantile mapping).
 """
@@ -19,7 +19,6 @@ from scipy import stats
 
 #: largest ratio of the synthetic to the real locus variance when the locus effects are re-solved
 LOCUS_CAP = 1.25
-_POSTERIOR = True
 
 
 @dataclass
@@ -54,8 +53,9 @@ def _gls_and_posterior(
     ve: float,
     rng: np.random.Generator,
     ridge: float = 0.1,
+    draw: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """GLS fixed effects and one posterior draw of the SNP effects. Returns (fixed, u, means, trace_g)."""
+    """GLS fixed effects and the SNP effects' posterior mean (or one draw). Returns (fixed, u, means, trace_g)."""
     n = X.shape[0]
     p = len(snp_idx)
     Xq = X[:, snp_idx].astype(np.float64)
@@ -79,7 +79,7 @@ def _gls_and_posterior(
     # Matheron: u* = u0 + vg Z' V^-1 (r - Z u0 - e0), V = vg K + ve I
     u0 = rng.normal(0.0, np.sqrt(vg), p)
     e0 = rng.normal(0.0, np.sqrt(ve), n)
-    if not _POSTERIOR:
+    if not draw:  # the posterior mean (BLUP)
         u0, e0 = 0 * u0, 0 * e0
     resid = r - Z @ u0 - e0
     u = u0 + vg * (Z.T @ (U @ (d * (U.T @ resid))))
@@ -101,6 +101,7 @@ def fit_pheno(
     rng: np.random.Generator,
     ridge: float = 0.1,
     blocks: np.ndarray | None = None,
+    draw: bool = False,
 ) -> PhenoModel:
     """Fit the genetic model of one phenotype on the rows with a value (``X`` mean-imputed dosages)."""
     ok = ~np.isnan(y)
@@ -109,7 +110,7 @@ def fit_pheno(
     lead_idx = np.asarray(lead_idx, dtype=np.int64)
     blocks = np.zeros(len(lead_idx), dtype=np.int64) if blocks is None else np.asarray(blocks, dtype=np.int64)
     ub = np.unique(blocks)
-    coef, u, _, trace_g = _gls_and_posterior(Xo, yo, Wo, lead_idx, snp_idx, vg, ve, rng, ridge)
+    coef, u, _, trace_g = _gls_and_posterior(Xo, yo, Wo, lead_idx, snp_idx, vg, ve, rng, ridge, draw)
     q = Wo.shape[1]
     return PhenoModel(
         name=name,
