@@ -212,11 +212,13 @@ def synthesize(
         SNPs within ``lead_window`` of a lead with real p below this form the lead locus: they all enter
         the phenotype model as fixed effects.
     exact_effects
-        Quantitative phenotypes: re-solve the locus effects on the synthetic genotypes so that each locus
-        SNP's marginal LMM Wald statistic equals its real one (scaled by ``sqrt(n_synthetic / n_real)``, the
-        evidence a cohort of the synthetic size would carry), and make the polygenic term and noise GLS-orthogonal
-        to the covariates and locus SNPs (the real association profile at the loci is reproduced exactly;
-        elsewhere the synthetic GWAS has fresh noise).
+        Re-solve the locus effects on the synthetic genotypes so that each locus SNP's LMM Wald statistic
+        equals its real one scaled by ``sqrt(n_synthetic / n_real)`` (complete cases of each: the evidence a
+        cohort of the synthetic size would carry), with the polygenic term and noise GLS-orthogonal to the
+        covariates and locus SNPs; three calibration rounds then run the Wald test of
+        :func:`scgenome.tl.gwas` on the locus SNPs and correct the remaining error (``locus_t_rms_error``
+        in ``phenotype_models``). Binary traits get the same on their latent trait. The real association
+        profile at the loci is reproduced; elsewhere the synthetic GWAS has fresh noise.
     match_pve
         Quantitative phenotypes: set the polygenic scale so that the synthetic cohort's null-model REML
         PVE (on its own kinship, as :func:`scgenome.tl.gwas` estimates it) equals the real one (bisection,
@@ -242,8 +244,9 @@ def synthesize(
     - ``obs``: synthetic ids ``syn0, syn1, ...``, the phenotype and covariate columns (missing values
       follow whole rows of the real missingness pattern) and ``synth_group`` (structure group);
     - ``uns["synthesis"]``: ``params`` (all options), ``phenotype_models`` (per phenotype: binary, vg, ve,
-      lead SNPs and effects, covariate effects), ``hmm`` (fitted jump rate per chromosome, log-likelihood),
-      ``map_unit``.
+      lead SNPs and effects, covariate effects, locus ridges and variances, polygenic scales, calibration
+      errors ``locus_t_rms_error_first`` and ``locus_t_rms_error``), ``hmm`` (fitted jump rate per
+      chromosome, log-likelihood, number of groups fitted, ``pair_repulsion``), ``map_unit``.
 
     Notes
     -----
@@ -253,14 +256,23 @@ def synthesize(
     to a cluster drawn from a group-specific distribution; cluster ``k`` carries the counted allele
     with probability ``theta[l, k]``. Synthetic haplotypes are SAMPLED, never copied: the cluster path
     from a non-homogeneous Markov chain whose transitions are the training haplotypes' expected
-    cluster transitions pooled over the structure group (so cluster and allele frequencies follow the
-    fit), then each allele from its cluster's frequency; a genotype is the sum of two haplotypes. Phenotypes: the LMM of
-    Zhou & Stephens (2012) fitted by :func:`scgenome.tl.gwas` gives ``vg`` and ``ve``; clumped lead SNPs
-    enter as fixed effects (GLS), the polygenic SNP effects are one posterior draw, the residual is
-    ``N(0, ve)``; binary traits are a latent trait built the same way, with the real Wald statistics
-    divided by the dichotomisation attenuation ``a = phi(t) / sqrt(p (1 - p))`` and the PVE by ``a^2``,
-    cut at the real prevalence ``p`` (liability-threshold model). Covariates: Gaussian copula with the
-    real marginals.
+    cluster transitions of its structure group, pooled with all groups' by ``group_pooling`` (so cluster
+    and allele frequencies follow the fit), with the second haplotype steered away from the first one's
+    cluster as far as the real heterozygosity asks (``match_heterozygosity``), then each allele from its
+    cluster's frequency; a genotype is the sum of two haplotypes. Phenotypes: the LMM of Zhou & Stephens
+    (2012) fitted by :func:`scgenome.tl.gwas` gives ``vg`` and ``ve``; clumped lead SNPs enter as fixed
+    effects (GLS), the polygenic SNP effects are their posterior mean (or one draw, ``polygenic``), the
+    residual is ``N(0, ve)``; each phenotype is built on the synthetic individuals that carry a value
+    (whole rows of the real phenotype and covariate missingness pattern). Binary traits are a latent trait
+    built the same way, with the real Wald statistics divided by the dichotomisation attenuation
+    ``a = phi(t) / sqrt(p (1 - p))`` and the PVE by ``a^2``, cut at the real prevalence ``p``
+    (liability-threshold model). Covariates: Gaussian copula with the real marginals.
+
+    With the defaults (8 groups, half-pooled) the synthetic cohort keeps the LMM hits, allele frequencies,
+    LD and PVE, and about half of the between-group structure. Cohorts whose linear-model GWAS is driven
+    by relatedness (HS1940: lambda_GC about 19) need the structure-preserving setting
+    ``n_groups=20, group_pooling=0.1, min_group_size=10, min_cluster_size=15, recombination_scale=1.5``,
+    at a measured privacy cost (see the synthesis tutorial).
 
     Examples
     --------
