@@ -195,7 +195,8 @@ def sample_pheno(
         # latent trait gets the real statistics divided by a and the real PVE divided by a^2
         t = stats.norm.isf(model.prevalence)
         a = float(stats.norm.pdf(t) / np.sqrt(model.prevalence * (1.0 - model.prevalence)))
-        target_pve = None if target_pve is None else min(float(target_pve) / a**2, 0.95)
+    pve_goal = None if target_pve is None or not np.isfinite(target_pve) else float(target_pve)
+    pve_latent = [None if pve_goal is None else min(pve_goal / a**2, 0.95)]
     exact = goal is not None and len(model.lead_idx) > 0
     parts = np.column_stack([g, np.sqrt(model.ve) * noise])
     if exact:
@@ -247,8 +248,8 @@ def sample_pheno(
         c = max(c, 0.0)
         info.update({"locus_var": float(vl), "polygenic_scale": float(c)})
         base = model.intercept + Ws @ model.cov_effects + lead
-        if target_pve is not None and np.isfinite(target_pve) and parts[:, 0].var() > 0:
-            c = _match_pve(base, parts, Ws, s, U, float(target_pve), c)
+        if pve_latent[0] is not None and parts[:, 0].var() > 0:
+            c = _match_pve(base, parts, Ws, s, U, pve_latent[0], c)
             info["polygenic_scale_pve"] = float(c)
         y = base + c * parts[:, 0] + parts[:, 1]
         info["_fit"] = (beta, c, y)
@@ -256,22 +257,43 @@ def sample_pheno(
 
     latent = None if not exact else goal / a
     y, info = build(latent)
-    if exact and calibrate > 0:
-        UtW = U.T @ np.column_stack([np.ones(m), Ws])
-        UtX = U.T @ Xl
-        err = _wald_t(s, UtW, U.T @ y, UtX) - goal
-        rms0 = rms = float(np.sqrt(np.mean(err**2)))
+    UtW = U.T @ np.column_stack([np.ones(m), Ws])
+    # a binary trait's PVE: the attenuation a^2 holds for a single normal predictor only, so the latent PVE is
+    # corrected by the ratio of the real to the observed null-model PVE of the cut trait, jointly with the
+    # locus statistics (one PVE point weighs like 0.2 in the RMS t error)
+    cal_pve = model.binary and pve_goal is not None and calibrate > 0
+    cal_t = exact and calibrate > 0
+    if cal_pve or cal_t:
+        from .._gwas._model import fit_null
+
+        UtX = U.T @ Xl if cal_t else None
+
+        def errors(yy: np.ndarray) -> tuple[np.ndarray, float, float]:
+            uy = U.T @ yy
+            e_t = _wald_t(s, UtW, uy, UtX) - goal if cal_t else np.zeros(1)
+            e_p = fit_null(s, UtW, uy).pve - pve_goal if cal_pve else 0.0
+            return e_t, e_p, float(np.sqrt(np.mean(e_t**2))) + 20.0 * abs(e_p)
+
+        err, pve_err, score = errors(y)
+        first_t = float(np.sqrt(np.mean(err**2)))
         step = 1.0
-        for _ in range(calibrate):
-            cand = latent - step * err / a
+        # a binary trait's statistics move in steps with the targets: twice the rounds
+        for _ in range(2 * calibrate if model.binary else calibrate):
+            keep = pve_latent[0]
+            cand = latent - step * err / a if cal_t else latent
+            if cal_pve:
+                pve_latent[0] = float(np.clip(keep * (pve_goal / (pve_goal + pve_err)) ** step, 0.01, 0.95))
             y2, info2 = build(cand)
-            err2 = _wald_t(s, UtW, U.T @ y2, UtX) - goal
-            rms2 = float(np.sqrt(np.mean(err2**2)))
-            if rms2 < rms:
-                latent, y, info, err, rms = cand, y2, info2, err2, rms2
+            err2, pve_err2, score2 = errors(y2)
+            if score2 < score:
+                latent, y, info, err, pve_err, score = cand, y2, info2, err2, pve_err2, score2
             else:  # overshot (a binary trait's statistics move in steps): halve the step
+                pve_latent[0] = keep
                 step *= 0.5
-        info.update({"locus_t_rms_error_first": rms0, "locus_t_rms_error": rms})
+        if cal_t:
+            info.update({"locus_t_rms_error_first": first_t, "locus_t_rms_error": float(np.sqrt(np.mean(err**2)))})
+        if cal_pve:
+            info["pve_error"] = float(pve_err)
     beta, c, liability = info.pop("_fit")
     if diagnostics is not None:
         diagnostics.update({"locus_var_real": model.locus_var, "genetic_var_target": float(target), **info})
