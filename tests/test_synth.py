@@ -360,6 +360,9 @@ def test_locus_statistics_match_training(split, synth, phenotype):
     err = t_syn - t_real * scale
     assert np.sqrt(np.mean(err**2)) == pytest.approx(info["locus_t_rms_error"], abs=0.01)
     assert info["locus_t_rms_error"] <= info["locus_t_rms_error_first"]
+    if phenotype == "pheno_binary":  # the latent PVE is calibrated against the cut trait's null-model PVE
+        assert abs(info["pve_error"]) < 0.03
+        assert abs(b.uns["gwas"]["null_model"]["pve"] - a.uns["gwas"]["null_model"]["pve"]) < 0.08
     # a binary trait's statistics move in steps with the latent targets (220 training individuals here)
     assert np.sqrt(np.mean(err**2)) < (0.25 if phenotype == "pheno" else 0.7)
     assert np.all(np.sign(t_syn) == np.sign(t_real))
