@@ -353,8 +353,11 @@ def synthesize(
         rng=rng,
     )
     syn_group = rng.choice(len(model.group_freq), size=m, p=model.group_freq)
-    knobs = {"recombination_scale": recombination_scale, "min_cluster_size": min_cluster_size}
-    knobs["group_pooling"] = group_pooling
+    knobs = {
+        "recombination_scale": recombination_scale,
+        "min_cluster_size": min_cluster_size,
+        "group_pooling": group_pooling,
+    }
     repulsion = 0.0
     if match_heterozygosity:
         ok = codes < 3

@@ -369,10 +369,11 @@ def sample_haplotypes(
     clusters used by fewer than ``min_cluster_size`` training haplotypes at a locus cannot be entered
     there (counting the haplotypes behind the group's chain: its own and its pooled share). Each group's
     transition counts are pooled with ``group_pooling`` times its share of all groups' counts (1: half
-    within the group, half across groups). ``pair_repulsion`` (0 to 1) lowers the chance that an individual's second haplotype
-    sits in the same cluster as its first at a locus by that factor: two haplotypes drawn independently
-    from one group's chain share clusters more often than a real individual's two (whose parents differ),
-    which lowers heterozygosity. Each allele is then drawn from its cluster's allele frequency (never copied).
+    within the group, half across groups). ``pair_repulsion`` (0 to 1) lowers by that factor the chance
+    that an individual's second haplotype sits in the same cluster as its first at a locus: two haplotypes
+    drawn independently from one group's chain share clusters more often than a real individual's two
+    (whose parents differ), which lowers heterozygosity. Each allele is then drawn from its cluster's
+    allele frequency (never copied).
     """
     m = group.shape[0]
     p = sum(sl.stop - sl.start for sl in model.slices)
