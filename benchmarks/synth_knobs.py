@@ -20,6 +20,8 @@ CONFIGS = [
     {"emission_noise": 10.0},
     {"min_cluster_size": 40.0},
     {"n_groups": 1},
+    {"group_pooling": 0.0},
+    {"match_heterozygosity": False},
 ]
 
 
