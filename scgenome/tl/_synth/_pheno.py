@@ -196,7 +196,7 @@ def sample_pheno(
         t = stats.norm.isf(model.prevalence)
         a = float(stats.norm.pdf(t) / np.sqrt(model.prevalence * (1.0 - model.prevalence)))
     pve_goal = None if target_pve is None or not np.isfinite(target_pve) else float(target_pve)
-    pve_latent = [None if pve_goal is None else min(pve_goal / a**2, 0.95)]
+    pve_latent = None if pve_goal is None else min(pve_goal / a**2, 0.95)
     exact = goal is not None and len(model.lead_idx) > 0
     parts = np.column_stack([g, np.sqrt(model.ve) * noise])
     if exact:
@@ -233,7 +233,7 @@ def sample_pheno(
             ridges.append(ridge)
         return beta, ridges
 
-    def build(tt: np.ndarray | None) -> tuple[np.ndarray, dict]:
+    def build(tt: np.ndarray | None, pve: float | None) -> tuple[np.ndarray, dict]:
         info: dict = {}
         if tt is None:
             beta = model.lead_effects
@@ -248,15 +248,15 @@ def sample_pheno(
         c = max(c, 0.0)
         info.update({"locus_var": float(vl), "polygenic_scale": float(c)})
         base = model.intercept + Ws @ model.cov_effects + lead
-        if pve_latent[0] is not None and parts[:, 0].var() > 0:
-            c = _match_pve(base, parts, Ws, s, U, pve_latent[0], c)
+        if pve is not None and parts[:, 0].var() > 0:
+            c = _match_pve(base, parts, Ws, s, U, pve, c)
             info["polygenic_scale_pve"] = float(c)
         y = base + c * parts[:, 0] + parts[:, 1]
         info["_fit"] = (beta, c, y)
         return (_threshold(y, model.prevalence) if model.binary else y), info
 
     latent = None if not exact else goal / a
-    y, info = build(latent)
+    y, info = build(latent, pve_latent)
     UtW = U.T @ np.column_stack([np.ones(m), Ws])
     # a binary trait's PVE: the attenuation a^2 holds for a single normal predictor only, so the latent PVE is
     # corrected by the ratio of the real to the observed null-model PVE of the cut trait, jointly with the
@@ -279,16 +279,16 @@ def sample_pheno(
         step = 1.0
         # a binary trait's statistics move in steps with the targets: twice the rounds
         for _ in range(2 * calibrate if model.binary else calibrate):
-            keep = pve_latent[0]
             cand = latent - step * err / a if cal_t else latent
+            cand_pve = pve_latent
             if cal_pve:
-                pve_latent[0] = float(np.clip(keep * (pve_goal / (pve_goal + pve_err)) ** step, 0.01, 0.95))
-            y2, info2 = build(cand)
+                cand_pve = float(np.clip(pve_latent * (pve_goal / (pve_goal + pve_err)) ** step, 0.01, 0.95))
+            y2, info2 = build(cand, cand_pve)
             err2, pve_err2, score2 = errors(y2)
             if score2 < score:
-                latent, y, info, err, pve_err, score = cand, y2, info2, err2, pve_err2, score2
+                latent, pve_latent, y, info = cand, cand_pve, y2, info2
+                err, pve_err, score = err2, pve_err2, score2
             else:  # overshot (a binary trait's statistics move in steps): halve the step
-                pve_latent[0] = keep
                 step *= 0.5
         if cal_t:
             info.update({"locus_t_rms_error_first": first_t, "locus_t_rms_error": float(np.sqrt(np.mean(err**2)))})
