@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
+from .._gwas._model import fit_null, lmm_chunk
+
 #: largest ratio of the synthetic to the real locus variance when the locus effects are re-solved
 LOCUS_CAP = 1.25
 
@@ -210,6 +212,8 @@ def sample_pheno(
         # GLS projection: part - F (F' V^-1 F)^-1 F' V^-1 part (linear, so each part separately)
         coef = np.linalg.solve(A + 1e-10 * np.eye(A.shape[0]), UF.T @ (d[:, None] * (U.T @ parts)))
         parts = parts - F @ coef
+    UtW = U.T @ np.column_stack([np.ones(m), Ws])
+    Uparts = U.T @ parts
     trace_syn = float((Zs * Zs).sum() / m)
     target = model.vg * trace_syn
 
@@ -249,7 +253,7 @@ def sample_pheno(
         info.update({"locus_var": float(vl), "polygenic_scale": float(c)})
         base = model.intercept + Ws @ model.cov_effects + lead
         if pve is not None and parts[:, 0].var() > 0:
-            c = _match_pve(base, parts, Ws, s, U, pve, c)
+            c = _match_pve(s, UtW, U.T @ base, Uparts, pve, c)
             info["polygenic_scale_pve"] = float(c)
         y = base + c * parts[:, 0] + parts[:, 1]
         info["_fit"] = (beta, c, y)
@@ -257,15 +261,12 @@ def sample_pheno(
 
     latent = None if not exact else goal / a
     y, info = build(latent, pve_latent)
-    UtW = U.T @ np.column_stack([np.ones(m), Ws])
     # a binary trait's PVE: the attenuation a^2 holds for a single normal predictor only, so the latent PVE is
     # corrected by the ratio of the real to the observed null-model PVE of the cut trait, jointly with the
     # locus statistics (one PVE point weighs like 0.2 in the RMS t error)
     cal_pve = model.binary and pve_goal is not None and calibrate > 0
     cal_t = exact and calibrate > 0
     if cal_pve or cal_t:
-        from .._gwas._model import fit_null
-
         UtX = U.T @ Xl if cal_t else None
 
         def errors(yy: np.ndarray) -> tuple[np.ndarray, float, float]:
@@ -305,34 +306,26 @@ def sample_pheno(
     ye = model.intercept + We @ model.cov_effects + Xe[:, model.lead_idx] @ beta + c * (Ze @ model.u - g_mean)
     ye = ye + np.sqrt(model.ve) * ne
     if model.binary:
-        ye = (ye > np.sort(liability)[len(liability) - int(y.sum()) - 1]).astype(np.float64)
+        ye = (ye > _cut(liability, model.prevalence)).astype(np.float64)
     return y, ye
 
 
 def _wald_t(s: np.ndarray, UtW: np.ndarray, Uty: np.ndarray, UtX: np.ndarray) -> np.ndarray:
     """Signed Wald statistics ``beta / se`` of the columns of ``UtX``, as :func:`scgenome.tl.gwas` computes them."""
-    from .._gwas._model import fit_null, lmm_chunk
-
     res = lmm_chunk(s, UtW, Uty, UtX, fit_null(s, UtW, Uty))
     return res["beta"] / res["se"]
 
 
-def _match_pve(
-    base: np.ndarray, parts: np.ndarray, Ws: np.ndarray, s: np.ndarray, U: np.ndarray, target: float, c0: float
-) -> float:
+def _match_pve(s: np.ndarray, UtW: np.ndarray, Ub: np.ndarray, Uparts: np.ndarray, target: float, c0: float) -> float:
     """Polygenic scale ``c`` at which the synthetic null-model REML PVE equals ``target`` (bisection).
 
-    The synthetic phenotype is ``base + c * parts[:, 0] + parts[:, 1]``; its null LMM (intercept and
-    covariates) is fitted on the synthetic kinship's eigen-decomposition ``(s, U)`` exactly as
-    :func:`scgenome.tl.gwas` does. The PVE grows with ``c``.
+    The synthetic phenotype is ``base + c * parts[:, 0] + parts[:, 1]``, given rotated by the eigenvectors
+    of the synthetic kinship (``Ub``, ``Uparts``; eigenvalues ``s``, rotated intercept and covariates
+    ``UtW``); its null LMM is fitted exactly as :func:`scgenome.tl.gwas` does. The PVE grows with ``c``.
     """
-    from .._gwas._model import fit_null
-
-    UtW = U.T @ np.column_stack([np.ones(len(base)), Ws])
-    Ub, Ug, Ue = U.T @ base, U.T @ parts[:, 0], U.T @ parts[:, 1]
 
     def pve(c: float) -> float:
-        return fit_null(s, UtW, Ub + c * Ug + Ue).pve
+        return fit_null(s, UtW, Ub + c * Uparts[:, 0] + Uparts[:, 1]).pve
 
     lo, hi = 0.0, max(c0, 1e-3)
     if pve(lo) >= target:
@@ -352,10 +345,15 @@ def _match_pve(
     return 0.5 * (lo + hi)
 
 
+def _cut(liability: np.ndarray, prevalence: float) -> float:
+    """Liability above which the ``prevalence`` share of individuals lies."""
+    k = min(max(round((1.0 - prevalence) * len(liability)), 0), len(liability) - 1)
+    return float(np.sort(liability)[k])
+
+
 def _threshold(liability: np.ndarray, prevalence: float) -> np.ndarray:
     """Cases (1.0) are the ``prevalence`` share of individuals with the highest liability, the rest 0.0."""
-    k = min(max(round((1.0 - prevalence) * len(liability)), 0), len(liability) - 1)
-    return (liability > np.sort(liability)[k]).astype(np.float64)
+    return (liability > _cut(liability, prevalence)).astype(np.float64)
 
 
 def _latent_scores(c: np.ndarray) -> np.ndarray:
