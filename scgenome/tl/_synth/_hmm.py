@@ -40,12 +40,16 @@ def _emission_tables(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return E, het / E[:, 1]
 
 
-@numba.njit(cache=True)
+#: floating-point reassociation lets the compiler vectorise the K-wide sums (NaN and inf semantics kept)
+_FAST = {"reassoc", "contract", "nsz", "arcp"}
+
+
+@numba.njit(cache=True, fastmath=_FAST)
 def _forward(codes, i, g, r, E, alpha, f, c, Rs):  # pragma: no cover - compiled
     """Scaled forward pass of individual ``i`` into ``f`` (L, K, K; each locus sums to 1) and ``c`` (scales).
 
     ``Rs[l]`` receives the row sums of ``f[l - 1]`` (used again by the backward pass). The pair posterior is
-    symmetric, so only ``k1 <= k2`` is computed and mirrored.
+    symmetric; the full ``K x K`` square is computed all the same, as contiguous rows the compiler vectorises.
     """
     L = codes.shape[1]
     K = alpha.shape[2]
@@ -72,15 +76,19 @@ def _forward(codes, i, g, r, E, alpha, f, c, Rs):  # pragma: no cover - compiled
                 acc += f[ll - 1, k1, k2]
             R[k1] = acc
         s = 0.0
+        ss = st * st
+        sr = st * rl
+        rr = rl * rl
         for k1 in range(K):
             a1 = alpha[g, ll, k1]
-            for k2 in range(k1, K):
+            r1 = sr * R[k1]
+            q1 = sr * a1
+            p1 = rr * a1
+            for k2 in range(K):
                 a2 = alpha[g, ll, k2]
-                pred = st * st * f[ll - 1, k1, k2] + st * rl * (a2 * R[k1] + a1 * R[k2]) + rl * rl * a1 * a2
-                v = pred * E[ll, x, k1, k2]
+                v = (ss * f[ll - 1, k1, k2] + a2 * (r1 + p1) + q1 * R[k2]) * E[ll, x, k1, k2]
                 f[ll, k1, k2] = v
-                f[ll, k2, k1] = v
-                s += v if k1 == k2 else 2.0 * v
+                s += v
         c[ll] = s
         inv = 1.0 / s
         for k1 in range(K):
@@ -88,7 +96,7 @@ def _forward(codes, i, g, r, E, alpha, f, c, Rs):  # pragma: no cover - compiled
                 f[ll, k1, k2] *= inv
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, fastmath=_FAST)
 def _estep_chrom(codes, r, E, H1, alpha, group, n_chunks, want_trans):  # pragma: no cover - compiled
     """Forward-backward of the diploid model for one chromosome; returns summed expected counts.
 
@@ -118,6 +126,8 @@ def _estep_chrom(codes, r, E, H1, alpha, group, n_chunks, want_trans):  # pragma
         Rs = np.empty((L, K))
         Q = np.empty(K)
         xi = np.empty((K, K))
+        al = np.empty(K)
+        w = np.empty(K)
         for i in range(bounds[ch], bounds[ch + 1]):
             g = group[i]
             _forward(codes, i, g, r, E, alpha, f, c, Rs)
@@ -163,45 +173,52 @@ def _estep_chrom(codes, r, E, H1, alpha, group, n_chunks, want_trans):  # pragma
                 st = 1.0 - rl
                 inv_c = 1.0 / c[ll]
                 for k1 in range(K):
-                    for k2 in range(k1, K):
-                        v = E[ll, x, k1, k2] * b[k1, k2] * inv_c
-                        eb[k1, k2] = v
-                        eb[k2, k1] = v
+                    for k2 in range(K):
+                        eb[k1, k2] = E[ll, x, k1, k2] * b[k1, k2] * inv_c
                 R = Rs[ll]
+                for k in range(K):
+                    al[k] = alpha[g, ll, k]
+                    w[k] = st * R[k] + rl * al[k]
                 # expected jumps of haplotype 1 into k1 (times 2 for both haplotypes)
+                jsum = 0.0
                 for k1 in range(K):
                     acc = 0.0
                     accq = 0.0
                     for k2 in range(K):
-                        a2 = alpha[g, ll, k2]
-                        acc += eb[k1, k2] * (st * R[k2] + rl * a2)
-                        accq += a2 * eb[k1, k2]
-                    jk = rl * alpha[g, ll, k1] * acc
+                        e = eb[k1, k2]
+                        acc += e * w[k2]
+                        accq += e * al[k2]
+                    jk = rl * al[k1] * acc
                     jc[ch, g, ll, k1] += 2.0 * jk
-                    njump[ch] += 2.0 * jk
+                    jsum += jk
                     Q[k1] = accq
+                njump[ch] += 2.0 * jsum
                 if want_trans:
                     # xi(j, k) = T(j, k) sum_j2 f(j, j2) [(1 - r) eb(k, j2) + r Q(k)]
+                    # (eb is symmetric: sum_j2 f(j, j2) eb(j2, k), an axpy over contiguous k)
+                    for j in range(K):
+                        rj = rl * R[j]
+                        for k in range(K):
+                            xi[j, k] = rj * Q[k]
+                        for j2 in range(K):
+                            fj = st * f[ll - 1, j, j2]
+                            for k in range(K):
+                                xi[j, k] += fj * eb[j2, k]
                     for j in range(K):
                         for k in range(K):
-                            acc = 0.0
-                            for j2 in range(K):
-                                acc += f[ll - 1, j, j2] * eb[k, j2]
-                            t = rl * alpha[g, ll, k]
-                            if j == k:
-                                t += st
-                            xi[j, k] = t * (st * acc + rl * Q[k] * R[j])
-                    for j in range(K):
-                        for k in range(K):
-                            tr[ch, g, ll, j, k] += 2.0 * xi[j, k]
+                            tr[ch, g, ll, j, k] += 2.0 * rl * al[k] * xi[j, k]
+                        tr[ch, g, ll, j, j] += 2.0 * st * xi[j, j]
                 Z = 0.0
                 for k1 in range(K):
-                    Z += alpha[g, ll, k1] * Q[k1]
+                    Z += al[k1] * Q[k1]
+                ss = st * st
+                rz = rl * rl * Z
                 for k1 in range(K):
-                    for k2 in range(k1, K):
-                        v = st * st * eb[k1, k2] + st * rl * (Q[k1] + Q[k2]) + rl * rl * Z
-                        b[k1, k2] = v
-                        b[k2, k1] = v
+                    Q[k1] *= st * rl
+                for k1 in range(K):
+                    q1 = Q[k1] + rz
+                    for k2 in range(K):
+                        b[k1, k2] = ss * eb[k1, k2] + Q[k2] + q1
     # haplotype 2 mirrors haplotype 1 (the posterior is symmetric in the pair)
     return 2.0 * acnt.sum(0), 2.0 * hcnt.sum(0), jc.sum(0), njump.sum(), loglik, tr.sum(0)
 
@@ -404,25 +421,59 @@ def sample_haplotypes(
             P *= ok[:, :, None, :]
         P /= np.maximum(P.sum(3, keepdims=True), 1e-300)
         cP = np.cumsum(P, axis=3)
-        u_state = rng.random((L, 2 * m))
-        u_allele = rng.random((L, 2 * m))
-        z = np.zeros(2 * m, dtype=np.int64)
+        u_state = np.ascontiguousarray(rng.random((L, 2 * m)).T)
+        u_allele = np.ascontiguousarray(rng.random((L, 2 * m)).T)
         hap = np.empty((2 * m, L), dtype=np.int8)
-        for ll in range(L):
-            if pair_repulsion > 0:
-                z1 = np.minimum((u_state[ll, 0::2, None] > cP[group, ll, z[0::2]]).sum(1), K - 1)
-                p2 = P[group, ll, z[1::2]]
-                p2[np.arange(m), z1] *= 1.0 - pair_repulsion
-                c2 = np.cumsum(p2, axis=1)
-                z2 = np.minimum((u_state[ll, 1::2, None] * c2[:, -1:] > c2).sum(1), K - 1)
-                z = np.empty(2 * m, dtype=np.int64)
-                z[0::2], z[1::2] = z1, z2
-            else:
-                row = cP[hgroup, ll, z]
-                z = np.minimum((u_state[ll, :, None] > row).sum(1), K - 1)
-            hap[:, ll] = u_allele[ll] < ch.theta[ll, z]
+        _sample_paths(P, cP, np.ascontiguousarray(ch.theta), hgroup, u_state, u_allele, float(pair_repulsion), hap)
         out[:, :, sl] = hap.reshape(m, 2, L)
     return out
+
+
+@numba.njit(cache=True, parallel=True)
+def _sample_paths(P, cP, theta, hgroup, u_state, u_allele, pair_repulsion, hap):  # pragma: no cover - compiled
+    """Cluster paths and alleles of haplotype pairs ``(2 i, 2 i + 1)`` from pre-drawn uniforms (inverse CDF).
+
+    Haplotype ``h`` at locus ``l`` enters cluster ``#{k: u > cP[g, l, z_prev, k]}`` (capped at ``K - 1``); with
+    ``pair_repulsion`` the second haplotype's row is ``P[g, l, z_prev]`` with the first one's new cluster
+    down-weighted by ``1 - pair_repulsion``. The allele is ``u_allele < theta[l, z]``.
+    """
+    n2, L = hap.shape
+    K = theta.shape[1]
+    for i in numba.prange(n2 // 2):
+        g = hgroup[2 * i]
+        z1 = 0
+        z2 = 0
+        c2 = np.empty(K)
+        for ll in range(L):
+            u = u_state[2 * i, ll]
+            cnt = 0
+            for k in range(K):
+                if u > cP[g, ll, z1, k]:
+                    cnt += 1
+            n1 = min(cnt, K - 1)
+            if pair_repulsion > 0:
+                acc = 0.0
+                for k in range(K):
+                    v = P[g, ll, z2, k]
+                    if k == n1:
+                        v *= 1.0 - pair_repulsion
+                    acc += v
+                    c2[k] = acc
+                u = u_state[2 * i + 1, ll] * c2[K - 1]
+                cnt = 0
+                for k in range(K):
+                    if u > c2[k]:
+                        cnt += 1
+            else:
+                u = u_state[2 * i + 1, ll]
+                cnt = 0
+                for k in range(K):
+                    if u > cP[g, ll, z2, k]:
+                        cnt += 1
+            z1 = n1
+            z2 = min(cnt, K - 1)
+            hap[2 * i, ll] = 1 if u_allele[2 * i, ll] < theta[ll, z1] else 0
+            hap[2 * i + 1, ll] = 1 if u_allele[2 * i + 1, ll] < theta[ll, z2] else 0
 
 
 def sample_hmm(
