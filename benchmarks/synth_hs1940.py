@@ -67,6 +67,7 @@ def show(title, tabs):
                 "floor_f1_max",
                 "floor_precision",
                 "floor_recall",
+                "train_f1",
             ]
         ].to_string(index=False, float_format="%.3f")
     )
