@@ -359,21 +359,21 @@ def test_locus_statistics_match_training(split, synth, phenotype):
     scale = np.sqrt(b.uns["gwas"]["n_analysed"] / a.uns["gwas"]["n_analysed"])
     err = t_syn - t_real * scale
     assert np.sqrt(np.mean(err**2)) == pytest.approx(info["locus_t_rms_error"], abs=0.01)
-    if phenotype == "pheno":  # (a binary trait's calibration rounds also weigh its PVE error)
-        assert info["locus_t_rms_error"] <= info["locus_t_rms_error_first"]
+    assert info["locus_t_rms_error"] <= info["locus_t_rms_error_first"]
     if phenotype == "pheno_binary":  # the latent PVE is calibrated against the cut trait's null-model PVE
-        # (within the 0.05 the issue asks of the real cohort; the PVE SE is about 0.15 for 220 binary outcomes)
-        assert abs(info["pve_error"]) < 0.05
+        assert abs(info["pve_error"]) < 0.03
         assert abs(b.uns["gwas"]["null_model"]["pve"] - a.uns["gwas"]["null_model"]["pve"]) < 0.08
     # the strongest SNP is matched closely; a binary trait's statistics move in steps with the latent targets
-    # (22 locus SNPs, one per 10 of the 220 training individuals, re-solved from 0/1 outcomes)
+    # (220 training individuals: at most 22 locus SNPs, the strongest of the lead window; the binary trait's
+    # window SNPs take all its genetic variance, and its locus falls back to the SNPs with p < 1e-3)
     top = np.argmax(np.abs(t_real))
     assert abs(err[top]) < 0.5
-    assert np.sqrt(np.mean(err**2)) < (0.25 if phenotype == "pheno" else 0.8)
+    assert np.sqrt(np.mean(err**2)) < (0.25 if phenotype == "pheno" else 0.7)
     assert len(loc) <= 22
-    # every SNP of the lead window is a locus SNP (locus_pvalue=1): the signs agree wherever the target is
-    # clearly away from zero (for the binary trait, beyond its RMS error)
-    clear = np.abs(t_real * scale) > (1.0 if phenotype == "pheno" else 2.0)
+    assert info["locus_pvalue_used"] == (1.0 if phenotype == "pheno" else 1e-3)
+    # the lead window's strongest SNPs are locus SNPs (locus_pvalue=1): the signs agree wherever the target is
+    # clearly away from zero
+    clear = np.abs(t_real * scale) > 1.0
     assert clear.sum() >= 1
     assert np.all(np.sign(t_syn[clear]) == np.sign(t_real[clear]))
 
@@ -442,3 +442,26 @@ def test_report_training_columns(split, report):
     # without a holdout there is no training cohort
     no = sg.tl.synthesis_report(real, report[0].copy(), phenotype="pheno", n_subsamples=1, rng=0)
     assert no["gwas"]["train_f1"].isna().all()
+
+
+def test_locus_snps_leave_room_for_the_polygenic_term():
+    # two loci in a small cohort (240 training individuals, the demo's): re-solving every SNP of each 5 cM lead
+    # window reproduces the noise of their marginal statistics too, whose variance exceeded the genetic target
+    # (polygenic scale 0, synthetic PVE 0.81 vs 0.62, a locus lost); the loci fall back to their p < 1e-3 SNPs
+    rng = np.random.default_rng(0)
+    real = sg.datasets.simulate_cohort(
+        n_individuals=300, n_snps=900, n_chromosomes=3, n_causal=2, heritability=0.7, rng=rng
+    )
+    hold = np.zeros(real.n_obs, bool)
+    hold[rng.choice(real.n_obs, real.n_obs // 5, replace=False)] = True
+    train = real[~hold].copy()
+    syn = sg.tl.synthesize(train, phenotypes="pheno", covariates=["sex"], n_iter=3, rng=1)
+    info = syn.uns["synthesis"]["phenotype_models"]["pheno"]
+    assert len(info["lead_snps"]) == 2
+    assert info["locus_pvalue_used"] == 1e-3
+    assert info["polygenic_scale_pve"] > 0
+    a, b = train.copy(), syn.copy()
+    for d in (a, b):
+        sg.tl.gwas(d, "pheno", covariates=["sex"])
+    assert abs(a.uns["gwas"]["null_model"]["pve"] - b.uns["gwas"]["null_model"]["pve"]) < 0.03
+    assert set(info["lead_snps"]) <= set(b.var_names[b.var["gwas_pval"] < 1e-5])

@@ -214,7 +214,9 @@ def synthesize(
         individuals in each locus (the strongest first). The default 1 takes every SNP of the window: the
         whole local association profile is reproduced, including the SNPs near (but not past) the
         threshold and the LD neighbours whose statistics would otherwise follow the synthetic LD alone
-        (see the benchmarks page for the measured effect).
+        (see the benchmarks page for the measured effect). Where re-solving them (their statistics' noise
+        included) takes all the genetic variance, as in small cohorts, the loci fall back to their SNPs with
+        p < 1e-3 (``locus_pvalue_used`` in ``phenotype_models``).
     exact_effects
         Re-solve the locus effects on the synthetic genotypes so that each locus SNP's LMM Wald statistic
         equals its real one scaled by ``sqrt(n_synthetic / n_real)`` (complete cases of each: the evidence a
@@ -249,7 +251,7 @@ def synthesize(
       follow whole rows of the real missingness pattern) and ``synth_group`` (structure group);
     - ``uns["synthesis"]``: ``params`` (all options), ``phenotype_models`` (per phenotype: binary, vg, ve,
       lead SNPs and effects, covariate effects, locus ridges and variances, polygenic scales, calibration
-      errors ``locus_t_rms_error_first`` and ``locus_t_rms_error``), ``hmm`` (fitted jump rate per
+      errors ``locus_t_rms_error_first`` and ``locus_t_rms_error``, ``locus_pvalue_used``), ``hmm`` (fitted jump rate per
       chromosome, log-likelihood, number of groups fitted, ``pair_repulsion``), ``map_unit``.
 
     Notes
@@ -404,32 +406,6 @@ def synthesize(
             for k in lead:
                 near |= (chrom == chrom[k]) & (np.abs(coord - coord[k]) < lead_window)
             pz = np.nan_to_num(pv, nan=1.0)
-            locus = np.union1d(lead, np.where(near & (pz < locus_pvalue))[0])
-            # each locus SNP belongs to its nearest lead on the same chromosome
-            gap = np.abs(coord[locus][:, None] - coord[lead][None, :])
-            gap[chrom[locus][:, None] != chrom[lead][None, :]] = np.inf
-            blocks = gap.argmin(1) if len(lead) else np.zeros(0, dtype=np.int64)
-            # each locus SNP's effect is re-solved from the statistics: at most one per 10 analysed individuals
-            # in a locus (its strongest SNPs), so that the exact effects stay well determined in small cohorts
-            cap = max(1, int(np.isfinite(y).sum()) // 10)
-            keep = np.zeros(len(locus), dtype=bool)
-            for b in np.unique(blocks):
-                ix = np.flatnonzero(blocks == b)
-                keep[ix[np.argsort(pz[locus[ix]], kind="stable")[:cap]]] = True
-            locus, blocks = locus[keep], blocks[keep]
-            pm = fit_pheno(
-                Ximp,
-                y,
-                Wr,
-                name=ph,
-                lead_idx=locus,
-                snp_idx=snp_idx,
-                vg=vg,
-                ve=ve,
-                rng=rng,
-                blocks=blocks,
-                draw=polygenic == "draw",
-            )
             # the synthetic phenotype is built on the individuals that will carry a value, so that the synthetic
             # GWAS (which analyses those alone, on their own double-centred kinship) sees the targets exactly
             rows = np.flatnonzero(~pattern[:, j] & ~cov_missing)
@@ -441,26 +417,56 @@ def synthesize(
             if key not in eig_cache:  # phenotypes with the same SNPs and missingness share the synthetic kinship
                 eig_cache[key] = _syn_kinship_eig(Xs[rows], snp_idx)
             eig = eig_cache[key]
-            diag: dict = {}
-            tt = None
-            if exact_effects:
-                # real Wald statistics of the locus SNPs (F(1, df) as tl.gwas), scaled to the synthetic size
-                n_ph = int(np.isfinite(y).sum())
-                df = max(n_ph - len(covariates) - 2, 1)
-                tt = np.sign(beta[locus]) * np.sqrt(stats.f.isf(pv[locus], 1, df)) * np.sqrt(len(rows) / n_ph)
             other = np.flatnonzero(~pattern[:, j] & cov_missing)
+            n_ph = int(np.isfinite(y).sum())
             ys = np.full(m, np.nan)
-            ys[rows], ys[other] = sample_pheno(
-                pm,
-                Xs[rows],
-                Ws[rows],
-                noise[rows, j],
-                target_t=tt,
-                target_pve=float(null.get("pve", np.nan)) if match_pve else None,
-                eig=eig,
-                extra=(Xs[other], Ws[other], noise[other, j]),
-                diagnostics=diag,
-            )
+            # a locus must leave room for the polygenic term: when re-solving every window SNP's statistic (noise
+            # included) takes all the genetic variance (small cohorts), the locus falls back to its SNPs with
+            # p < LOCUS_FALLBACK_PVALUE
+            tries = [locus_pvalue]
+            if locus_pvalue > LOCUS_FALLBACK_PVALUE:
+                tries.append(LOCUS_FALLBACK_PVALUE)
+            for attempt, pmax in enumerate(tries):
+                locus, blocks = _locus_snps(lead, near, pz, pmax, coord, chrom, n_ph)
+                pm = fit_pheno(
+                    Ximp,
+                    y,
+                    Wr,
+                    name=ph,
+                    lead_idx=locus,
+                    snp_idx=snp_idx,
+                    vg=vg,
+                    ve=ve,
+                    rng=rng,
+                    blocks=blocks,
+                    draw=polygenic == "draw",
+                )
+                diag: dict = {}
+                tt = None
+                if exact_effects:
+                    # real Wald statistics of the locus SNPs (F(1, df) as tl.gwas), scaled to the synthetic size
+                    df = max(n_ph - len(covariates) - 2, 1)
+                    tt = np.sign(beta[locus]) * np.sqrt(stats.f.isf(pv[locus], 1, df)) * np.sqrt(len(rows) / n_ph)
+                ys[rows], ys[other] = sample_pheno(
+                    pm,
+                    Xs[rows],
+                    Ws[rows],
+                    noise[rows, j],
+                    target_t=tt,
+                    target_pve=float(null.get("pve", np.nan)) if match_pve else None,
+                    eig=eig,
+                    extra=(Xs[other], Ws[other], noise[other, j]),
+                    diagnostics=diag,
+                )
+                diag["locus_pvalue_used"] = float(pmax)
+                if diag.get("polygenic_scale", 1.0) > 0 or attempt == len(tries) - 1 or len(lead) == 0:
+                    break
+                logger.info(
+                    "%s: the %d locus SNPs take all the genetic variance; falling back to p < %g",
+                    ph,
+                    len(locus),
+                    LOCUS_FALLBACK_PVALUE,
+                )
             obs[ph] = ys
             models[ph] = {
                 "binary": pm.binary,
@@ -523,6 +529,28 @@ def synthesize(
         pheno.var_names = [*phenotypes, *covariates]
         return MuData({mod[0]: out, mod[1]: pheno})
     return out
+
+
+#: locus SNPs (within ``lead_window`` of a lead) used when every window SNP leaves no room for the polygenic term
+LOCUS_FALLBACK_PVALUE = 1e-3
+
+
+def _locus_snps(lead, near, p, pmax, coord, chrom, n_ph) -> tuple[np.ndarray, np.ndarray]:
+    """Locus SNPs (leads and window SNPs with ``p < pmax``) and the lead each belongs to (the nearest).
+
+    Each locus SNP's effect is re-solved from its statistic: at most one SNP per 10 phenotyped individuals
+    per locus (the strongest first), so that the exact effects stay determined.
+    """
+    locus = np.union1d(lead, np.flatnonzero(near & (p < pmax)))
+    gap = np.abs(coord[locus][:, None] - coord[lead][None, :])
+    gap[chrom[locus][:, None] != chrom[lead][None, :]] = np.inf
+    blocks = gap.argmin(1) if len(lead) else np.zeros(0, dtype=np.int64)
+    cap = max(1, n_ph // 10)
+    keep = np.zeros(len(locus), dtype=bool)
+    for b in np.unique(blocks):
+        ix = np.flatnonzero(blocks == b)
+        keep[ix[np.argsort(p[locus[ix]], kind="stable")[:cap]]] = True
+    return locus[keep], blocks[keep]
 
 
 def _pair_repulsion(model, group: np.ndarray, het_real: float, knobs: dict, seed: int, n_trial: int = 256) -> float:
