@@ -251,8 +251,9 @@ def synthesize(
       follow whole rows of the real missingness pattern) and ``synth_group`` (structure group);
     - ``uns["synthesis"]``: ``params`` (all options), ``phenotype_models`` (per phenotype: binary, vg, ve,
       lead SNPs and effects, covariate effects, locus ridges and variances, polygenic scales, calibration
-      errors ``locus_t_rms_error_first`` and ``locus_t_rms_error``, ``locus_pvalue_used``), ``hmm`` (fitted jump rate per
-      chromosome, log-likelihood, number of groups fitted, ``pair_repulsion``), ``map_unit``.
+      errors ``locus_t_rms_error_first`` and ``locus_t_rms_error``, ``locus_pvalue_used``), ``hmm``
+      (fitted jump rate per chromosome, log-likelihood, number of groups fitted, ``pair_repulsion``),
+      ``map_unit``.
 
     Notes
     -----
