@@ -13,18 +13,11 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
+from _hs1940 import SEED, STRUCTURE, holdout_mask, load  # noqa: E402
 
 import scgenome as sg  # noqa: E402
 from scgenome.tl._synth import _api  # noqa: E402
 
-SEED = 0
-STRUCTURE = {
-    "n_groups": 20,
-    "group_pooling": 0.1,
-    "min_group_size": 10,
-    "min_cluster_size": 15.0,
-    "recombination_scale": 1.5,
-}
 _gwas_time = [0.0]
 _run = _api.run_gwas
 
@@ -37,16 +30,6 @@ def _timed_gwas(*a, **k):
 
 
 _api.run_gwas = _timed_gwas
-
-
-def load():
-    d = sg.datasets.data_path("mouse-hs1940")
-    g = sg.io.read_bimbam(
-        d / "mouse_hs1940.geno.txt.gz", d / "mouse_hs1940.pheno.txt.gz", d / "mouse_hs1940.anno.txt.gz"
-    )
-    g.obs["mch_high"] = (g.obs["pheno6"] > g.obs["pheno6"].median()).astype(float)
-    g.obs.loc[g.obs["pheno6"].isna(), "mch_high"] = np.nan
-    return g
 
 
 def show(title, tabs):
@@ -78,9 +61,7 @@ def show(title, tabs):
 
 def main():
     real = load()
-    rng = np.random.default_rng(SEED)
-    hold = np.zeros(real.n_obs, bool)
-    hold[rng.choice(real.n_obs, size=real.n_obs // 10, replace=False)] = True
+    hold = holdout_mask(real.n_obs)
     real.obs["holdout"] = hold
     train = real[~hold].copy()
     print(f"real {real.shape}, train {train.n_obs}, holdout {hold.sum()}")

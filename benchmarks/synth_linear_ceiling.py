@@ -21,26 +21,12 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_
     os.environ[_v] = "2"
 
 import numpy as np  # noqa: E402
+from _hs1940 import SEED, STRUCTURE, holdout_mask, load  # noqa: E402
 from scipy import optimize  # noqa: E402
 
 import scgenome as sg  # noqa: E402
 
-SEED = 0
 PHENO = "pheno1"
-STRUCTURE = {
-    "n_groups": 20,
-    "group_pooling": 0.1,
-    "min_group_size": 10,
-    "min_cluster_size": 15.0,
-    "recombination_scale": 1.5,
-}
-
-
-def load():
-    d = sg.datasets.data_path("mouse-hs1940")
-    return sg.io.read_bimbam(
-        d / "mouse_hs1940.geno.txt.gz", d / "mouse_hs1940.pheno.txt.gz", d / "mouse_hs1940.anno.txt.gz"
-    )
 
 
 def standardised(adata):
@@ -73,10 +59,7 @@ def hits(p, th):
 
 def main():
     real = load()
-    rng = np.random.default_rng(SEED)
-    hold = np.zeros(real.n_obs, bool)
-    hold[rng.choice(real.n_obs, size=real.n_obs // 10, replace=False)] = True
-    train = real[~hold].copy()
+    train = real[~holdout_mask(real.n_obs)].copy()
     for d in (real, train):
         sg.tl.gwas(d, PHENO, method="linear", key_added="lin")
     lam = np.nanmedian(real.var["lin_beta"] ** 2 / real.var["lin_se"] ** 2) / 0.4549

@@ -79,10 +79,15 @@ def _gls_and_posterior(
     pen = np.zeros(A.shape[0])
     if len(lead_idx):
         pen[q0:] = ridge * np.mean(np.diag(A)[q0:])
-    coef = np.linalg.lstsq(A + np.diag(pen) + 1e-10 * np.eye(A.shape[0]), UF.T @ (Uy * d), rcond=None)[0]
+    rhs = UF.T @ (Uy * d)
+
+    def gls(scale: float) -> np.ndarray:
+        return np.linalg.lstsq(A + np.diag(scale * pen) + 1e-10 * np.eye(A.shape[0]), rhs, rcond=None)[0]
+
+    coef = gls(1.0)
     # the locus projection of the data, near-unpenalised: the variance the loci carry (signal and the noise
     # in their span) when their marginal statistics are reproduced
-    coef_lo = np.linalg.lstsq(A + 1e-2 * np.diag(pen) + 1e-10 * np.eye(A.shape[0]), UF.T @ (Uy * d), rcond=None)[0]
+    coef_lo = gls(1e-2)
     r = y - F @ coef
     # Matheron: u* = u0 + vg Z' V^-1 (r - Z u0 - e0), V = vg K + ve I
     u0 = rng.normal(0.0, np.sqrt(vg), p)

@@ -233,8 +233,9 @@ def synthesis_report(
     The replication floor is the agreement of the real GWAS with itself on random 90% subsamples: an
     honest ceiling for any synthetic data. The training columns show where the one split the synthesis
     saw falls within that range: hits of the training cohort that the full cohort does not have (or the
-    reverse) are in the data the generator learnt from, and a faithful synthetic cohort carries them. The nearest-neighbour adversarial accuracy follows Yale et al.
-    (2020); the membership attacks compare training and holdout individuals (Stadler et al. 2022).
+    reverse) are in the data the generator learnt from, and a faithful synthetic cohort carries them. The
+    nearest-neighbour adversarial accuracy follows Yale et al. (2020); the membership attacks compare
+    training and holdout individuals (Stadler et al. 2022).
 
     Examples
     --------
@@ -278,17 +279,9 @@ def synthesis_report(
     n = real.n_obs
     for _ in progress(range(n_subsamples), desc="replication floor"):
         idx = np.sort(rng.choice(n, size=round(subsample_fraction * n), replace=False))
-        sub = real[idx].copy()
-        if "kinship" in sub.obsp:
-            del sub.obsp["kinship"]
-        subs.append(run_gwas(sub, phenotype, covariates, method))
+        subs.append(_subset_gwas(real, idx, phenotype, covariates, method))
     # the cohort the synthesis saw: its own GWAS is what a generator that reproduced it exactly would give
-    p_t = None
-    if ho_mask.any():
-        tr = real[~ho_mask].copy()
-        if "kinship" in tr.obsp:
-            del tr.obsp["kinship"]
-        p_t = run_gwas(tr, phenotype, covariates, method)[0]
+    p_t = _subset_gwas(real, ~ho_mask, phenotype, covariates, method)[0] if ho_mask.any() else None
     rows = []
     for level in ("snp", "locus"):
         for t in thresholds:
@@ -423,6 +416,14 @@ def synthesis_report(
     }
     logger.info("synthesis report written to uns[%r]", key_added)
     return tables
+
+
+def _subset_gwas(real: AnnData, rows: np.ndarray, phenotype: str, covariates: list[str], method: str) -> tuple:
+    """:func:`run_gwas` on a subset of the real individuals, with their own kinship (not a stored one)."""
+    sub = real[rows].copy()
+    if "kinship" in sub.obsp:
+        del sub.obsp["kinship"]
+    return run_gwas(sub, phenotype, covariates, method)
 
 
 def _holdout_mask(real: AnnData, holdout) -> np.ndarray:
