@@ -12,7 +12,7 @@ from ..._logging import logger
 from ..._utils import child_seed, get_rng
 from ..._validation import check_nonempty, check_var_columns
 from ._hmm import fit_hmm, sample_hmm
-from ._pheno import _syn_kinship_eig, copula_fit, copula_sample, fit_pheno, sample_pheno
+from ._pheno import copula_fit, copula_sample, fit_pheno, kinship_eig, sample_pheno
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -396,7 +396,16 @@ def synthesize(
         chrom = geno.var["chrom"].astype(str).to_numpy()
         noise = _residual_noise(Y, m, rng)
         pattern = np.isnan(Y)[donor]
+        # kinships (real: the analysed rows; synthetic: the rows that carry a value), shared by phenotypes with the
+        # same SNPs and rows and by the fallback below
         eig_cache: dict[bytes, tuple] = {}
+
+        def kinship(side: str, snp_idx: np.ndarray, rows: np.ndarray) -> tuple:
+            key = side.encode() + snp_idx.tobytes() + rows.tobytes()
+            if key not in eig_cache:
+                eig_cache[key] = kinship_eig(Xs if side == "synthetic" else Ximp, snp_idx, rows)
+            return eig_cache[key]
+
         for j, ph in enumerate(phenotypes):
             y = np.where(complete, Y[:, j], np.nan)
             pv, beta, null = run_gwas(_gwas_view(geno, ptab, ph, covariates), ph, covariates, "lmm")
@@ -414,10 +423,8 @@ def synthesize(
                 rows, pattern[:, j], cov_missing[:] = np.arange(m), False, False
                 for jc, cname in enumerate(covariates):
                     obs[cname] = Ws[:, jc]
-            key = snp_idx.tobytes() + rows.tobytes()
-            if key not in eig_cache:  # phenotypes with the same SNPs and missingness share the synthetic kinship
-                eig_cache[key] = _syn_kinship_eig(Xs[rows], snp_idx)
-            eig = eig_cache[key]
+            eig = kinship("synthetic", snp_idx, rows)
+            eig_real = kinship("real", snp_idx, np.flatnonzero(np.isfinite(y)))
             other = np.flatnonzero(~pattern[:, j] & cov_missing)
             n_ph = int(np.isfinite(y).sum())
             ys = np.full(m, np.nan)
@@ -441,6 +448,7 @@ def synthesize(
                     rng=rng,
                     blocks=blocks,
                     draw=polygenic == "draw",
+                    eig=eig_real,
                 )
                 diag: dict = {}
                 tt = None

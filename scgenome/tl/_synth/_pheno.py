@@ -45,30 +45,37 @@ class PhenoModel:
     locus_var_blocks: np.ndarray = field(default_factory=lambda: np.zeros(0))  # real variance of each locus
 
 
+def kinship_eig(X: np.ndarray, snp_idx: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centred SNP matrix ``Z`` of ``X[rows]`` (``K = Z Z'``) and the eigen-decomposition of ``K``.
+
+    ``Z = (X[rows][:, snp_idx] - column means) / sqrt(p)``; eigenvalues are clipped at 0.
+    """
+    Z = X[np.ix_(rows, snp_idx)].astype(np.float64)
+    Z -= Z.mean(0)
+    Z /= np.sqrt(len(snp_idx))
+    s, U = np.linalg.eigh(Z @ Z.T)
+    return Z, np.clip(s, 0.0, None), U
+
+
 def _gls_and_posterior(
     X: np.ndarray,
     y: np.ndarray,
     W: np.ndarray,
     lead_idx: np.ndarray,
-    snp_idx: np.ndarray,
+    eig: tuple[np.ndarray, np.ndarray, np.ndarray],
     vg: float,
     ve: float,
     rng: np.random.Generator,
     ridge: float = 0.1,
     draw: bool = False,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, np.ndarray]:
-    """GLS fixed effects and the SNP effects' posterior mean (or one draw).
+) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+    """GLS fixed effects and the SNP effects' posterior mean (or one draw); ``eig`` from :func:`kinship_eig`.
 
-    Returns (fixed, u, means, trace_g, fixed_near_unpenalised).
+    Returns (fixed, u, trace_g, fixed_near_unpenalised).
     """
     n = X.shape[0]
-    p = len(snp_idx)
-    Xq = X[:, snp_idx].astype(np.float64)
-    mean = Xq.mean(0)
-    Z = (Xq - mean) / np.sqrt(p)
-    K = Z @ Z.T
-    s, U = np.linalg.eigh(K)
-    s = np.clip(s, 0.0, None)
+    Z, s, U = eig
+    p = Z.shape[1]
     F = np.column_stack([np.ones(n), W, X[:, lead_idx].astype(np.float64)])
     d = 1.0 / (vg * s + ve)
     UF = U.T @ F
@@ -96,9 +103,9 @@ def _gls_and_posterior(
         u0, e0 = 0 * u0, 0 * e0
     resid = r - Z @ u0 - e0
     u = u0 + vg * (Z.T @ (U @ (d * (U.T @ resid))))
-    H = np.eye(n) - 1.0 / n
-    trace_g = float(np.trace(H @ K @ H) / n)
-    return coef, u, mean, trace_g, coef_lo
+    # mean eigenvalue of the double-centred kinship: Z is column-centred, so H K H = K
+    trace_g = float(s.sum() / n)
+    return coef, u, trace_g, coef_lo
 
 
 def fit_pheno(
@@ -115,15 +122,21 @@ def fit_pheno(
     ridge: float = 0.1,
     blocks: np.ndarray | None = None,
     draw: bool = False,
+    eig: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> PhenoModel:
-    """Fit the genetic model of one phenotype on the rows with a value (``X`` mean-imputed dosages)."""
+    """Fit the genetic model of one phenotype on the rows with a value (``X`` mean-imputed dosages).
+
+    ``eig``: :func:`kinship_eig` of those rows, when already computed.
+    """
     ok = ~np.isnan(y)
     Xo, yo, Wo = X[ok], y[ok].astype(np.float64), W[ok]
+    if eig is None:
+        eig = kinship_eig(X, snp_idx, np.flatnonzero(ok))
     binary = bool(set(np.unique(yo)) <= {0.0, 1.0})
     lead_idx = np.asarray(lead_idx, dtype=np.int64)
     blocks = np.zeros(len(lead_idx), dtype=np.int64) if blocks is None else np.asarray(blocks, dtype=np.int64)
     ub = np.unique(blocks)
-    coef, u, _, trace_g, coef_lo = _gls_and_posterior(Xo, yo, Wo, lead_idx, snp_idx, vg, ve, rng, ridge, draw)
+    coef, u, trace_g, coef_lo = _gls_and_posterior(Xo, yo, Wo, lead_idx, eig, vg, ve, rng, ridge, draw)
     q = Wo.shape[1]
     return PhenoModel(
         name=name,
@@ -143,15 +156,6 @@ def fit_pheno(
         locus_blocks=blocks,
         locus_var_blocks=np.array([np.var(Xo[:, lead_idx[blocks == b]] @ coef_lo[1 + q :][blocks == b]) for b in ub]),
     )
-
-
-def _syn_kinship_eig(Xs: np.ndarray, snp_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Centred synthetic SNP matrix ``Z`` (``K = Z Z'``) and the eigen-decomposition of ``K``."""
-    Zs = Xs[:, snp_idx].astype(np.float64)
-    Zs -= Zs.mean(0)
-    Zs /= np.sqrt(len(snp_idx))
-    s, U = np.linalg.eigh(Zs @ Zs.T)
-    return Zs, np.clip(s, 0.0, None), U
 
 
 def sample_pheno(
@@ -191,7 +195,7 @@ def sample_pheno(
     projections; ``(y, y_extra)`` is then returned.
     """
     m = Xs.shape[0]
-    Zs, s, U = eig if eig is not None else _syn_kinship_eig(Xs, model.snp_idx)
+    Zs, s, U = eig if eig is not None else kinship_eig(Xs, model.snp_idx, np.arange(m))
     g = Zs @ model.u
     g_mean = g.mean()
     g -= g_mean
