@@ -228,7 +228,9 @@ def synthesize(
     match_pve
         Quantitative phenotypes: set the polygenic scale so that the synthetic cohort's null-model REML
         PVE (on its own kinship, as :func:`scgenome.tl.gwas` estimates it) equals the real one (bisection,
-        about 20 null-model fits).
+        about 20 null-model fits), with the noise scaled to keep the phenotypic variance (``noise_scale_pve``
+        in ``phenotype_models``): the synthetic ``vg`` and ``ve`` both follow the real ones. Binary traits:
+        the PVE of the cut trait is calibrated through the latent trait's (noise fixed).
     polygenic
         SNP effects of the polygenic term: ``"mean"``, their posterior mean given the real data (BLUP: the
         synthetic polygenic term follows the real genetic signal, which with ``n_groups`` structure
@@ -250,7 +252,7 @@ def synthesize(
     - ``obs``: synthetic ids ``syn0, syn1, ...``, the phenotype and covariate columns (missing values
       follow whole rows of the real missingness pattern) and ``synth_group`` (structure group);
     - ``uns["synthesis"]``: ``params`` (all options), ``phenotype_models`` (per phenotype: binary, vg, ve,
-      lead SNPs and effects, covariate effects, locus ridges and variances, polygenic scales, calibration
+      lead SNPs and effects, covariate effects, locus ridges and variances, polygenic and noise scales, calibration
       errors ``locus_t_rms_error_first`` and ``locus_t_rms_error``, ``locus_pvalue_used``), ``hmm``
       (fitted jump rate per chromosome, log-likelihood, number of groups fitted, ``pair_repulsion``),
       ``map_unit``.

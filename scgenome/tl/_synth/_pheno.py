@@ -13,11 +13,15 @@ liability-threshold model (Dempster & Lerner 1950). Covariates follow a Gaussian
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import stats
 
 from .._gwas._model import fit_null, lmm_chunk
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 #: largest ratio of the synthetic to the real locus variance when the locus effects are re-solved
 LOCUS_CAP = 1.25
@@ -188,7 +192,8 @@ def sample_pheno(
 
     With ``target_pve`` (the real null-model PVE), the polygenic scale is set by bisection so that the
     synthetic null-model REML PVE, fitted on the synthetic kinship as :func:`scgenome.tl.gwas` fits it,
-    equals ``target_pve``.
+    equals ``target_pve``, while the noise of a quantitative trait shrinks (or grows) to keep the phenotypic
+    variance of the variance-matched scale: the synthetic ``vg`` and ``ve`` then both follow the real ones.
 
     ``extra = (Xe, We, noise_e)``: individuals outside the analysed set (e.g. a covariate missing) get values
     from the same fitted model (locus effects, polygenic scale, liability threshold) without the exact
@@ -267,11 +272,28 @@ def sample_pheno(
         c = max(c, 0.0)
         info.update({"locus_var": float(vl), "polygenic_scale": float(c)})
         base = model.intercept + Ws @ model.cov_effects + lead
+        dn = 1.0
         if pve is not None and parts[:, 0].var() > 0:
-            c = _match_pve(s, UtW, U.T @ base, Uparts, pve, c)
-            info["polygenic_scale_pve"] = float(c)
-        y = base + c * parts[:, 0] + parts[:, 1]
-        info["_fit"] = (beta, c, y)
+            # a quantitative trait's PVE is matched at the phenotypic variance of the variance-matched scale: the
+            # noise gives way as the polygenic term grows, so the synthetic null model's vg and ve both follow the
+            # real ones (not only their ratio) and the locus statistics keep their residual variance. A binary
+            # trait's latent scale has no variance to keep (the cut at the prevalence sets it): noise fixed
+            Cv = np.cov(np.column_stack([lead_c, parts[:, 0], parts[:, 1]]), rowvar=False, bias=True)
+            v0 = np.array([1.0, c, 1.0]) @ Cv @ np.array([1.0, c, 1.0])
+
+            def noise_scale(cc: float) -> float:
+                # d >= 0 with var(lead + cc g + d e) = v0
+                qa, qb = Cv[2, 2], 2 * (Cv[0, 2] + cc * Cv[1, 2])
+                qc = Cv[0, 0] + 2 * cc * Cv[0, 1] + cc * cc * Cv[1, 1] - v0
+                disc = qb * qb - 4 * qa * qc
+                return float(max((-qb + np.sqrt(disc)) / (2 * qa), 0.0)) if disc > 0 and qa > 0 else 0.0
+
+            scale = None if model.binary else noise_scale
+            c = _match_pve(s, UtW, U.T @ base, Uparts, pve, c, scale)
+            dn = 1.0 if model.binary else noise_scale(c)
+            info.update({"polygenic_scale_pve": float(c), "noise_scale_pve": dn})
+        y = base + c * parts[:, 0] + dn * parts[:, 1]
+        info["_fit"] = (beta, c, dn, y)
         return (_threshold(y, model.prevalence) if model.binary else y), info
 
     latent = None if not exact else goal / a
@@ -310,7 +332,7 @@ def sample_pheno(
             info.update({"locus_t_rms_error_first": first_t, "locus_t_rms_error": float(np.sqrt(np.mean(err**2)))})
         if cal_pve:
             info["pve_error"] = float(pve_err)
-    beta, c, liability = info.pop("_fit")
+    beta, c, dn, liability = info.pop("_fit")
     if diagnostics is not None:
         diagnostics.update({"locus_var_real": model.locus_var, "genetic_var_target": float(target), **info})
     if extra is None:
@@ -319,7 +341,7 @@ def sample_pheno(
     Xe, We, ne = extra
     Ze = (Xe[:, model.snp_idx] - Xs[:, model.snp_idx].mean(0)) / np.sqrt(len(model.snp_idx))
     ye = model.intercept + We @ model.cov_effects + Xe[:, model.lead_idx] @ beta + c * (Ze @ model.u - g_mean)
-    ye = ye + np.sqrt(model.ve) * ne
+    ye = ye + dn * np.sqrt(model.ve) * ne
     if model.binary:
         ye = (ye > _cut(liability, model.prevalence)).astype(np.float64)
     return y, ye
@@ -331,16 +353,26 @@ def _wald_t(s: np.ndarray, UtW: np.ndarray, Uty: np.ndarray, UtX: np.ndarray) ->
     return res["beta"] / res["se"]
 
 
-def _match_pve(s: np.ndarray, UtW: np.ndarray, Ub: np.ndarray, Uparts: np.ndarray, target: float, c0: float) -> float:
+def _match_pve(
+    s: np.ndarray,
+    UtW: np.ndarray,
+    Ub: np.ndarray,
+    Uparts: np.ndarray,
+    target: float,
+    c0: float,
+    noise_scale: Callable[[float], float] | None = None,
+) -> float:
     """Polygenic scale ``c`` at which the synthetic null-model REML PVE equals ``target`` (bisection).
 
-    The synthetic phenotype is ``base + c * parts[:, 0] + parts[:, 1]``, given rotated by the eigenvectors
-    of the synthetic kinship (``Ub``, ``Uparts``; eigenvalues ``s``, rotated intercept and covariates
-    ``UtW``); its null LMM is fitted exactly as :func:`scgenome.tl.gwas` does. The PVE grows with ``c``.
+    The synthetic phenotype is ``base + c * parts[:, 0] + d(c) * parts[:, 1]``, given rotated by the
+    eigenvectors of the synthetic kinship (``Ub``, ``Uparts``; eigenvalues ``s``, rotated intercept and
+    covariates ``UtW``), with ``d = noise_scale(c)`` (1 without it); its null LMM is fitted exactly as
+    :func:`scgenome.tl.gwas` does. The PVE grows with ``c``.
     """
 
     def pve(c: float) -> float:
-        return fit_null(s, UtW, Ub + c * Uparts[:, 0] + Uparts[:, 1]).pve
+        d = 1.0 if noise_scale is None else noise_scale(c)
+        return fit_null(s, UtW, Ub + c * Uparts[:, 0] + d * Uparts[:, 1]).pve
 
     lo, hi = 0.0, max(c0, 1e-3)
     if pve(lo) >= target:
