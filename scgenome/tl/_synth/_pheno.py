@@ -274,23 +274,10 @@ def sample_pheno(
         base = model.intercept + Ws @ model.cov_effects + lead
         dn = 1.0
         if pve is not None and parts[:, 0].var() > 0:
-            # a quantitative trait's PVE is matched at the phenotypic variance of the variance-matched scale: the
-            # noise gives way as the polygenic term grows, so the synthetic null model's vg and ve both follow the
-            # real ones (not only their ratio) and the locus statistics keep their residual variance. A binary
-            # trait's latent scale has no variance to keep (the cut at the prevalence sets it): noise fixed
-            Cv = np.cov(np.column_stack([lead_c, parts[:, 0], parts[:, 1]]), rowvar=False, bias=True)
-            v0 = np.array([1.0, c, 1.0]) @ Cv @ np.array([1.0, c, 1.0])
-
-            def noise_scale(cc: float) -> float:
-                # d >= 0 with var(lead + cc g + d e) = v0
-                qa, qb = Cv[2, 2], 2 * (Cv[0, 2] + cc * Cv[1, 2])
-                qc = Cv[0, 0] + 2 * cc * Cv[0, 1] + cc * cc * Cv[1, 1] - v0
-                disc = qb * qb - 4 * qa * qc
-                return float(max((-qb + np.sqrt(disc)) / (2 * qa), 0.0)) if disc > 0 and qa > 0 else 0.0
-
-            scale = None if model.binary else noise_scale
+            # a binary trait's latent scale has no variance to keep (the cut at the prevalence sets it)
+            scale = None if model.binary else _variance_keeping_noise(lead_c, parts, c)
             c = _match_pve(s, UtW, U.T @ base, Uparts, pve, c, scale)
-            dn = 1.0 if model.binary else noise_scale(c)
+            dn = 1.0 if scale is None else scale(c)
             info.update({"polygenic_scale_pve": float(c), "noise_scale_pve": dn})
         y = base + c * parts[:, 0] + dn * parts[:, 1]
         info["_fit"] = (beta, c, dn, y)
@@ -351,6 +338,26 @@ def _wald_t(s: np.ndarray, UtW: np.ndarray, Uty: np.ndarray, UtX: np.ndarray) ->
     """Signed Wald statistics ``beta / se`` of the columns of ``UtX``, as :func:`scgenome.tl.gwas` computes them."""
     res = lmm_chunk(s, UtW, Uty, UtX, fit_null(s, UtW, Uty))
     return res["beta"] / res["se"]
+
+
+def _variance_keeping_noise(lead: np.ndarray, parts: np.ndarray, c0: float) -> Callable[[float], float]:
+    """Noise scale ``d(c) >= 0`` keeping ``var(lead + c g + d e)`` at its value for ``c0``, ``d = 1``.
+
+    ``parts`` holds ``g`` and ``e``. Matching the PVE along ``(c, d(c))`` moves variance between the polygenic
+    term and the noise, so the synthetic null model's ``vg`` and ``ve`` both follow the real ones (not only
+    their ratio) and the locus statistics keep their residual variance.
+    """
+    C = np.cov(np.column_stack([lead, parts[:, 0], parts[:, 1]]), rowvar=False, bias=True)
+    w = np.array([1.0, c0, 1.0])
+    v0 = w @ C @ w
+
+    def scale(c: float) -> float:
+        qa, qb = C[2, 2], 2 * (C[0, 2] + c * C[1, 2])
+        qc = C[0, 0] + 2 * c * C[0, 1] + c * c * C[1, 1] - v0
+        disc = qb * qb - 4 * qa * qc
+        return float(max((-qb + np.sqrt(disc)) / (2 * qa), 0.0)) if disc > 0 and qa > 0 else 0.0
+
+    return scale
 
 
 def _match_pve(
