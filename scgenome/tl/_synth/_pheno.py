@@ -266,10 +266,7 @@ def sample_pheno(
         lead = Xl @ beta
         lead_c = lead - lead.mean()
         vl, vp, cov = lead_c.var(), g.var(), np.mean(lead_c * g)
-        # solve var(lead + c g) = target for c >= 0
-        disc = 4 * cov * cov - 4 * vp * (vl - target)
-        c = (-2 * cov + np.sqrt(disc)) / (2 * vp) if (vp > 0 and disc > 0) else 0.0
-        c = max(c, 0.0)
+        c = _root(vp, 2 * cov, vl - target)  # var(lead + c g) = target
         info.update({"locus_var": float(vl), "polygenic_scale": float(c)})
         base = model.intercept + Ws @ model.cov_effects + lead
         dn = 1.0
@@ -352,12 +349,15 @@ def _variance_keeping_noise(lead: np.ndarray, parts: np.ndarray, c0: float) -> C
     v0 = w @ C @ w
 
     def scale(c: float) -> float:
-        qa, qb = C[2, 2], 2 * (C[0, 2] + c * C[1, 2])
-        qc = C[0, 0] + 2 * c * C[0, 1] + c * c * C[1, 1] - v0
-        disc = qb * qb - 4 * qa * qc
-        return float(max((-qb + np.sqrt(disc)) / (2 * qa), 0.0)) if disc > 0 and qa > 0 else 0.0
+        return _root(C[2, 2], 2 * (C[0, 2] + c * C[1, 2]), C[0, 0] + 2 * c * C[0, 1] + c * c * C[1, 1] - v0)
 
     return scale
+
+
+def _root(qa: float, qb: float, qc: float) -> float:
+    """Return the larger root of ``qa x^2 + qb x + qc`` clipped at 0 (0 when ``qa <= 0`` or there is no real root)."""
+    disc = qb * qb - 4 * qa * qc
+    return float(max((-qb + np.sqrt(disc)) / (2 * qa), 0.0)) if qa > 0 and disc > 0 else 0.0
 
 
 def _match_pve(
