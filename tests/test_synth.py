@@ -487,3 +487,26 @@ def test_locus_snps_leave_room_for_the_polygenic_term():
         sg.tl.gwas(d, "pheno", covariates=["sex"])
     assert abs(a.uns["gwas"]["null_model"]["pve"] - b.uns["gwas"]["null_model"]["pve"]) < 0.03
     assert set(info["lead_snps"]) <= set(b.var_names[b.var["gwas_pval"] < 1e-5])
+
+
+def test_strong_hits_beyond_f_inverse_precision():
+    # a lead with p far below 1e-16: scipy's F(1, df).isf returns inf there, and the locus targets computed from the
+    # p-values made every synthetic phenotype value NaN (HS1940's full cohort, CD8 p 2e-17); the targets now come
+    # from beta / se
+    real = sg.datasets.simulate_cohort(
+        n_individuals=300, n_snps=600, n_chromosomes=2, n_causal=1, heritability=0.8, causal_fraction=0.6, rng=4
+    )
+    a = real.copy()
+    sg.tl.gwas(a, "pheno")
+    assert a.var["gwas_pval"].min() < 1e-20
+    syn = sg.tl.synthesize(real, phenotypes="pheno", n_iter=2, rng=0)
+    assert syn.obs["pheno"].notna().all()
+    info = syn.uns["synthesis"]["phenotype_models"]["pheno"]
+    # 30 locus SNPs in 300 individuals: the window SNPs' statistics are matched within 0.5 (RMS)
+    assert info["locus_t_rms_error"] < 0.5
+    b = syn.copy()
+    sg.tl.gwas(b, "pheno")
+    lead = a.var_names[np.nanargmin(a.var["gwas_pval"].to_numpy())]
+    t_real = a.var.loc[lead, "gwas_beta"] / a.var.loc[lead, "gwas_se"]
+    t_syn = b.var.loc[lead, "gwas_beta"] / b.var.loc[lead, "gwas_se"]
+    assert abs(t_syn - t_real) < 0.5

@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..._logging import logger
 from ..._utils import child_seed, get_rng
@@ -114,15 +113,21 @@ def clump(pval: np.ndarray, coord: np.ndarray, chrom: np.ndarray, threshold: flo
 
 
 def run_gwas(gdata: AnnData, phenotype: str, covariates: Sequence[str] | None, method: str) -> tuple:
-    """Run :func:`scgenome.tl.gwas` on a copy; return (p_wald, beta, null_model dict)."""
+    """Run :func:`scgenome.tl.gwas` on a copy; return (p_wald, beta, wald_t, null_model dict).
+
+    ``wald_t = beta / se`` is the signed Wald statistic (``F = t^2``), exact where the p-value is below what
+    ``F.isf`` inverts (about 1e-16).
+    """
     from ... import tl
 
     ad = gdata.copy()
     tl.gwas(ad, phenotype, covariates=list(covariates) if covariates else None, method=method, key_added="synth_gwas")
     pv = ad.var["synth_gwas_pval"].to_numpy(dtype=float)
     beta = ad.var["synth_gwas_beta"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = beta / ad.var["synth_gwas_se"].to_numpy(dtype=float)
     null = dict(ad.uns["synth_gwas"].get("null_model", {}))
-    return pv, beta, null
+    return pv, beta, t, null
 
 
 def _coords(var: pd.DataFrame) -> np.ndarray:
@@ -410,7 +415,7 @@ def synthesize(
 
         for j, ph in enumerate(phenotypes):
             y = np.where(complete, Y[:, j], np.nan)
-            pv, beta, null = run_gwas(_gwas_view(geno, ptab, ph, covariates), ph, covariates, "lmm")
+            pv, _, wald_t, null = run_gwas(_gwas_view(geno, ptab, ph, covariates), ph, covariates, "lmm")
             vg, ve = float(null["vg"]), float(null["ve"])
             snp_idx = np.where(np.isfinite(pv))[0]
             lead = clump(pv, coord, chrom, lead_pvalue, lead_window)
@@ -455,9 +460,8 @@ def synthesize(
                 diag: dict = {}
                 tt = None
                 if exact_effects:
-                    # real Wald statistics of the locus SNPs (F(1, df) as tl.gwas), scaled to the synthetic size
-                    df = max(n_ph - len(covariates) - 2, 1)
-                    tt = np.sign(beta[locus]) * np.sqrt(stats.f.isf(pv[locus], 1, df)) * np.sqrt(len(rows) / n_ph)
+                    # real Wald statistics of the locus SNPs (beta / se as tl.gwas), scaled to the synthetic size
+                    tt = wald_t[locus] * np.sqrt(len(rows) / n_ph)
                 ys[rows], ys[other] = sample_pheno(
                     pm,
                     Xs[rows],

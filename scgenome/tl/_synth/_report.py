@@ -273,13 +273,14 @@ def synthesis_report(
     chrom = var["chrom"].astype(str).to_numpy()
 
     # ---------------- GWAS concordance
-    p_r, b_r, null_r = run_gwas(real, phenotype, covariates, method)
-    p_s, b_s, null_s = run_gwas(synthetic, phenotype, covariates, method)
+    p_r, b_r, _, null_r = run_gwas(real, phenotype, covariates, method)
+    p_s, b_s, _, null_s = run_gwas(synthetic, phenotype, covariates, method)
     subs = []
     n = real.n_obs
     for _ in progress(range(n_subsamples), desc="replication floor"):
         idx = np.sort(rng.choice(n, size=round(subsample_fraction * n), replace=False))
-        subs.append(_subset_gwas(real, idx, phenotype, covariates, method))
+        p_sub, b_sub, _, null_sub = _subset_gwas(real, idx, phenotype, covariates, method)
+        subs.append((p_sub, b_sub, null_sub))
     # the cohort the synthesis saw: its own GWAS is what a generator that reproduced it exactly would give
     p_t = _subset_gwas(real, ~ho_mask, phenotype, covariates, method)[0] if ho_mask.any() else None
     rows = []
