@@ -510,3 +510,21 @@ def test_strong_hits_beyond_f_inverse_precision():
     t_real = a.var.loc[lead, "gwas_beta"] / a.var.loc[lead, "gwas_se"]
     t_syn = b.var.loc[lead, "gwas_beta"] / b.var.loc[lead, "gwas_se"]
     assert abs(t_syn - t_real) < 0.5
+
+
+@pytest.mark.parametrize("m", [1, 5, 12])
+def test_tiny_synthetic_cohorts(split, m):
+    # a handful of synthetic individuals: locus SNPs constant among them (or in the span of the covariates) and a
+    # singular covariate design raised LinAlgError; below MIN_MATCHED the fitted model is used as it is
+    _, train = split
+    syn = sg.tl.synthesize(
+        train, phenotypes=["pheno", "pheno_binary"], covariates=["sex", "age"], n_individuals=m, n_iter=1, rng=0
+    )
+    assert syn.n_obs == m
+    assert np.isfinite(syn.obs[["pheno", "pheno_binary"]].to_numpy()).all()
+    assert set(np.unique(syn.obs["pheno_binary"])) <= {0.0, 1.0}
+    info = syn.uns["synthesis"]["phenotype_models"]["pheno"]
+    if m < 10:
+        assert "locus_t_rms_error" not in info
+    else:
+        assert info["locus_t_rms_error"] <= info["locus_t_rms_error_first"]

@@ -12,7 +12,7 @@ liability-threshold model (Dempster & Lerner 1950). Covariates follow a Gaussian
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 #: largest ratio of the synthetic to the real locus variance when the locus effects are re-solved
 LOCUS_CAP = 1.25
+#: fewer analysed synthetic individuals than this: no locus statistics or PVE matched (the fitted model as it is)
+MIN_MATCHED = 10
 
 
 @dataclass
@@ -200,6 +202,21 @@ def sample_pheno(
     projections; ``(y, y_extra)`` is then returned.
     """
     m = Xs.shape[0]
+    W1 = np.column_stack([np.ones(m), Ws])
+    if m < MIN_MATCHED or np.linalg.matrix_rank(W1) < W1.shape[1]:
+        # too few synthetic individuals to match statistics or a PVE on: the fitted model as it is
+        target_t = target_pve = None
+    elif target_t is not None:
+        # a locus SNP constant (or a combination of the covariates) among the synthetic individuals of a small
+        # cohort has no statistic to match, and its effect is absorbed by the intercept and covariates
+        Xl0 = Xs[:, model.lead_idx].astype(np.float64)
+        res = Xl0 - W1 @ np.linalg.lstsq(W1, Xl0, rcond=None)[0]
+        live = (res * res).sum(0) > 1e-9 * m
+        if not live.all():
+            model = _keep_locus_snps(model, live)
+            target_t = np.asarray(target_t)[live]
+            if diagnostics is not None:
+                diagnostics["locus_snps_constant"] = int((~live).sum())
     Zs, s, U = eig if eig is not None else kinship_eig(Xs, model.snp_idx, np.arange(m))
     g = Zs @ model.u
     g_mean = g.mean()
@@ -329,6 +346,19 @@ def sample_pheno(
     if model.binary:
         ye = (ye > _cut(liability, model.prevalence)).astype(np.float64)
     return y, ye
+
+
+def _keep_locus_snps(model: PhenoModel, keep: np.ndarray) -> PhenoModel:
+    """``model`` with the locus SNPs ``keep`` only (loci left without SNPs are dropped)."""
+    blocks = np.unique(model.locus_blocks)
+    return replace(
+        model,
+        lead_idx=model.lead_idx[keep],
+        lead_effects=model.lead_effects[keep],
+        lead_means=model.lead_means[keep],
+        locus_blocks=model.locus_blocks[keep],
+        locus_var_blocks=model.locus_var_blocks[np.isin(blocks, model.locus_blocks[keep])],
+    )
 
 
 def _wald_t(s: np.ndarray, UtW: np.ndarray, Uty: np.ndarray, UtX: np.ndarray) -> np.ndarray:
