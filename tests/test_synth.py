@@ -95,6 +95,25 @@ def test_errors_leave_input_unchanged(split):
     bad.obs["txt"] = "a"
     with pytest.raises(ValueError, match="numeric"):
         sg.tl.synthesize(bad, phenotypes="txt")
+    # phenotype problems the GWAS inside would meet are raised before the genotype model is fitted (n_iter=1000
+    # would take minutes): a constant phenotype, a constant covariate, too few values, infinite values, a column
+    # listed as phenotype and covariate
+    bad = train.copy()
+    bad.obs["flat"] = 1.0
+    bad.obs["c0"] = 3.0
+    bad.obs["few"] = np.nan
+    bad.obs.iloc[:2, bad.obs.columns.get_loc("few")] = [1.0, 2.0]
+    bad.obs["inf"] = bad.obs["pheno"]
+    bad.obs.iloc[0, bad.obs.columns.get_loc("inf")] = np.inf
+    for kw, match in [
+        ({"phenotypes": "flat"}, "constant"),
+        ({"phenotypes": "pheno", "covariates": "c0"}, "collinear"),
+        ({"phenotypes": "few"}, "Only 2 individuals"),
+        ({"phenotypes": "inf"}, "infinite"),
+        ({"phenotypes": "pheno", "covariates": ["sex", "pheno"]}, "both"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            sg.tl.synthesize(bad, n_iter=1000, **kw)
     np.testing.assert_array_equal(train.X, before.X)
     pd.testing.assert_frame_equal(train.obs, before.obs)
     assert set(train.uns) == set(before.uns)

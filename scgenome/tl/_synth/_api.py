@@ -10,6 +10,7 @@ import pandas as pd
 from ..._logging import logger
 from ..._utils import child_seed, get_rng
 from ..._validation import check_nonempty, check_var_columns
+from .._gwas._api import _design
 from ._hmm import fit_hmm, sample_hmm
 from ._pheno import copula_fit, copula_sample, fit_pheno, kinship_eig, sample_pheno
 
@@ -324,6 +325,7 @@ def synthesize(
         raise ValueError(msg)
     phenotypes = [phenotypes] if isinstance(phenotypes, str) else list(phenotypes or [])
     covariates = [covariates] if isinstance(covariates, str) else list(covariates or [])
+    phenotypes, covariates = list(dict.fromkeys(phenotypes)), list(dict.fromkeys(covariates))
     missing = [c for c in phenotypes + covariates if c not in ptab.columns]
     if missing:
         msg = f"Phenotype/covariate column(s) {missing} not found; available: {list(ptab.columns)}."
@@ -332,6 +334,17 @@ def synthesize(
         if not pd.api.types.is_numeric_dtype(ptab[c]):
             msg = f"Column {c!r} must be numeric (0/1 for binary), got dtype {ptab[c].dtype}."
             raise ValueError(msg)
+        if np.isinf(ptab[c].to_numpy(dtype=float)).any():
+            msg = f"Column {c!r} has infinite values; mark missing values as NaN."
+            raise ValueError(msg)
+    both = sorted(set(phenotypes) & set(covariates))
+    if both:
+        msg = f"Column(s) {both} are listed both as phenotypes and as covariates."
+        raise ValueError(msg)
+    for ph in phenotypes:
+        # the GWAS inside needs enough complete rows, a varying phenotype and non-collinear covariates: checked
+        # here, before the genotype model is fitted
+        _design(_gwas_view(geno, ptab, ph, covariates), ph, covariates)
     for name, v, lo in [
         ("n_states", n_states, 2),
         ("n_iter", n_iter, 1),
