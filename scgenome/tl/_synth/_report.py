@@ -312,10 +312,12 @@ def synthesis_report(
     gwas_tab = pd.DataFrame(rows)
     loose = np.nan_to_num(p_r, nan=1.0) < thresholds[-1]
 
+    def neglog10(p):  # p-values that underflowed to 0 count as the smallest double, not as missing
+        return -np.log10(np.maximum(p, np.finfo(float).tiny))
+
     def agree(p, b, null):
-        lp = -np.log10(p)
         return {
-            "logp_corr": _corr(-np.log10(p_r), lp),
+            "logp_corr": _corr(neglog10(p_r), neglog10(p)),
             "beta_corr": _corr(b_r[loose], b[loose]) if loose.sum() > 2 else np.nan,
             "sign_agreement": float(np.mean(np.sign(b_r[loose]) == np.sign(b[loose]))) if loose.any() else np.nan,
             "pve": float(null.get("pve", np.nan)),
