@@ -547,3 +547,22 @@ def test_tiny_synthetic_cohorts(split, m):
         assert "locus_t_rms_error" not in info
     else:
         assert info["locus_t_rms_error"] <= info["locus_t_rms_error_first"]
+
+
+def test_snp_without_genotypes(split):
+    # a SNP missing in every individual (common after subsetting PLINK files) made the structure PCA fail (ARPACK
+    # on NaN); it stays missing in the synthetic cohort and the report leaves it out of fidelity and privacy
+    real, train = split
+    real, train = real.copy(), train.copy()
+    for ad in (real, train):
+        ad.X = np.asarray(ad.X, dtype=np.float32).copy()
+        ad.X[:, 7] = np.nan
+    syn = sg.tl.synthesize(train, phenotypes="pheno", n_iter=2, rng=0)
+    assert np.isnan(syn.X[:, 7]).all()
+    assert not np.isnan(np.delete(syn.X, 7, axis=1)).any()
+    tabs = sg.tl.synthesis_report(real, syn, phenotype="pheno", holdout="holdout", n_subsamples=1, rng=0)
+    fid = tabs["fidelity"]["value"]
+    assert fid[["af_corr", "af_rmse", "ld_r2_corr", "het_synthetic", "kinship_p99_synthetic"]].notna().all()
+    assert fid["af_corr"] > 0.95
+    assert np.isnan(tabs["af"].iloc[7]).all()
+    assert tabs["privacy"]["value"][["mia_auc_nn", "mia_auc_window"]].notna().all()

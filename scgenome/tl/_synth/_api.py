@@ -257,7 +257,8 @@ def synthesize(
     -------
     A new AnnData (or MuData with the genotype and phenotype modalities when given one) with
 
-    - ``X``: synthetic dosages in the input's dtype (0, 1, 2; no missing values);
+    - ``X``: synthetic dosages in the input's dtype (0, 1, 2; no missing values, except SNPs without a single
+      observed genotype in the input, which stay missing);
     - ``var``: a copy of the input's ``var``;
     - ``obs``: synthetic ids ``syn0, syn1, ...``, the phenotype and covariate columns (missing values
       follow whole rows of the real missingness pattern) and ``synth_group`` (structure group);
@@ -372,7 +373,15 @@ def synthesize(
     miss = np.isnan(X)
     codes = np.where(miss, 3, np.clip(np.rint(np.nan_to_num(X)), 0, 2)).astype(np.int8)
     order, slices, dist, unit = chrom_layout(geno.var)
-    Ximp = np.where(miss, np.nanmean(np.where(miss, np.nan, X), axis=0), X) if miss.any() else X
+    # SNPs without any observed genotype: imputed with 0 (no variation) for the structure and the kinships, and
+    # missing in the synthetic cohort (there is nothing to sample them from)
+    unobserved = miss.all(0)
+    if miss.any():
+        n_obs_snp = (~miss).sum(0)
+        means = np.where(miss, 0.0, X).sum(0) / np.maximum(n_obs_snp, 1)
+        Ximp = np.where(miss, means, X)
+    else:
+        Ximp = X
     group = structure_groups(Ximp, n_groups, min_group_size, rng)
     model = fit_hmm(
         codes[:, order],
@@ -398,6 +407,7 @@ def synthesize(
     scodes = sample_hmm(model, syn_group, pair_repulsion=repulsion, rng=rng, **knobs)
     Xs = np.empty((m, geno.n_vars), dtype=np.float64)
     Xs[:, order] = scodes
+    Xs[:, unobserved] = np.nan
 
     # ---------------- covariates (Gaussian copula on the complete rows)
     obs = pd.DataFrame(index=pd.Index([f"syn{i}" for i in range(m)]))

@@ -215,10 +215,11 @@ def synthesis_report(
       ``pve`` (null model; NaN for the linear model);
     - ``"fidelity"``: metric/value rows: ``af_corr``, ``af_rmse``, ``ld_r2_corr``, ``het_real``,
       ``het_synthetic``, ``pve_real``, ``pve_synthetic``, ``pve_diff``, ``classifier_auc``,
-      ``pca_centroid_dist`` (in real PC1-10 SD units), kinship quantiles;
+      ``pca_centroid_dist`` (in real PC1-10 SD units), kinship quantiles (fidelity and privacy leave out SNPs
+      without a single genotype in either cohort);
     - ``"ld_decay"``: distance bin, mean r^2 real and synthetic, number of pairs;
     - ``"kinship"``: off-diagonal kinship quantiles, real vs synthetic;
-    - ``"af"``: per-SNP allele frequency, real and synthetic;
+    - ``"af"``: per-SNP allele frequency, real and synthetic (NaN for SNPs without genotypes);
     - ``"pca"``: PC1, PC2 of the real individuals and the projected synthetic ones (``source``);
     - ``"privacy"``: metric/value rows: ``exact_copies``, ``near_copies`` (closer than the 5th percentile
       of real-real nearest-neighbour distances), ``min_syn_real_dist``, ``real_nn_dist_p05``,
@@ -328,18 +329,24 @@ def synthesis_report(
 
     # ---------------- fidelity
     Xr = _dense(real.X)
-    Xr = np.where(np.isnan(Xr), np.nanmean(Xr, 0), Xr) if np.isnan(Xr).any() else Xr
     Xs = _dense(synthetic.X)
+    # SNPs without a single genotype in either cohort carry no information: fidelity and privacy leave them out
+    observed = ~(np.isnan(Xr).all(0) | np.isnan(Xs).all(0))
+    af_full = np.full((2, len(observed)), np.nan)
+    pos = pd.to_numeric(var["pos"], errors="coerce").to_numpy(dtype=float, na_value=np.nan) if "pos" in var else None
+    if pos is None or not np.isfinite(pos).any():
+        pos = coord * 1e6
+    if not observed.all():
+        Xr, Xs, var, pos, chrom = Xr[:, observed], Xs[:, observed], var.iloc[observed], pos[observed], chrom[observed]
+    Xr = np.where(np.isnan(Xr), np.nanmean(Xr, 0), Xr) if np.isnan(Xr).any() else Xr
     Xs = np.where(np.isnan(Xs), np.nanmean(Xs, 0), Xs) if np.isnan(Xs).any() else Xs
     Xtr = Xr[~ho_mask]
     af_r, af_s = Xtr.mean(0) / 2, Xs.mean(0) / 2
+    af_full[0, observed], af_full[1, observed] = af_r, af_s
     fid: dict[str, float] = {
         "af_corr": _corr(af_r, af_s),
         "af_rmse": float(np.sqrt(np.mean((af_r - af_s) ** 2))),
     }
-    pos = pd.to_numeric(var["pos"], errors="coerce").to_numpy(dtype=float, na_value=np.nan) if "pos" in var else None
-    if pos is None or not np.isfinite(pos).any():
-        pos = coord * 1e6
     pi, pj, D = ld_pairs(Xtr, pos, chrom, ld_max_dist)
     r2r, r2s = pair_r2(Xtr, pi, pj), pair_r2(Xs, pi, pj)
     fid["ld_r2_corr"] = _corr(r2r, r2s)
@@ -387,7 +394,7 @@ def synthesis_report(
     )
     fid["kinship_p99_real"] = float(kin["real"].iloc[-2])
     fid["kinship_p99_synthetic"] = float(kin["synthetic"].iloc[-2])
-    af_tab = pd.DataFrame({"af_real": af_r, "af_synthetic": af_s}, index=real.var_names)
+    af_tab = pd.DataFrame({"af_real": af_full[0], "af_synthetic": af_full[1]}, index=real.var_names)
 
     # ---------------- privacy
     priv, dist_tab = _privacy(Xr, Xs, ho_mask, var, window, n_segment_neighbours, rng)
