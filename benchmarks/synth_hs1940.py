@@ -60,6 +60,18 @@ def show(title, tabs):
     print(tabs["privacy"].to_string(float_format="%.4f"))
 
 
+def snp_f1_by_seed(source, p_real: dict, n: int, seeds, label: str) -> None:
+    """Synthesize CD8 + MCH from ``source`` at each seed; print their SNP F1 against the real p-values."""
+    for seed in seeds:
+        syn = sg.tl.synthesize(source, phenotypes=list(p_real), n_individuals=n, rng=seed)
+        cells = []
+        for ph, p in p_real.items():
+            sg.tl.gwas(syn, ph, key_added="g")
+            f = [hit_prf(p, syn.var["g_pval"].to_numpy(), th)["f1"] for th in (1e-8, 5e-8, 1e-5)]
+            cells.append(f"{ph} SNP F1 1e-8/5e-8/1e-5 " + "/".join(f"{x:.3f}" for x in f))
+        print(f"{label} seed {seed}: " + "; ".join(cells))
+
+
 def main():
     real = load()
     hold = holdout_mask(real.n_obs)
@@ -103,26 +115,12 @@ def main():
     for ph in ("pheno1", "pheno6"):
         sg.tl.gwas(real, ph, key_added="g")
         p_real[ph] = real.var["g_pval"].to_numpy()
-    for seed in (SEED + 1, SEED + 2):
-        s2 = sg.tl.synthesize(train, phenotypes=["pheno1", "pheno6"], n_individuals=real.n_obs, rng=seed)
-        cells = []
-        for ph in ("pheno1", "pheno6"):
-            sg.tl.gwas(s2, ph, key_added="g")
-            f = [hit_prf(p_real[ph], s2.var["g_pval"].to_numpy(), th)["f1"] for th in (1e-8, 5e-8, 1e-5)]
-            cells.append(f"{ph} SNP F1 1e-8/5e-8/1e-5 " + "/".join(f"{x:.3f}" for x in f))
-        print(f"synthesis seed {seed}: " + "; ".join(cells))
+    snp_f1_by_seed(train, p_real, real.n_obs, (SEED + 1, SEED + 2), "synthesis")
 
     # the cohort a user would publish: synthesized from all the mice (no holdout, so no privacy figures; those
     # come from the training-split cohort above, same settings). Its GWAS against the full real one is the
     # literal comparison with the floor (90% subsamples against the full cohort)
-    for seed in (SEED, SEED + 1, SEED + 2):
-        s3 = sg.tl.synthesize(real, phenotypes=["pheno1", "pheno6"], n_individuals=real.n_obs, rng=seed)
-        cells = []
-        for ph in ("pheno1", "pheno6"):
-            sg.tl.gwas(s3, ph, key_added="g")
-            f = [hit_prf(p_real[ph], s3.var["g_pval"].to_numpy(), th)["f1"] for th in (1e-8, 5e-8, 1e-5)]
-            cells.append(f"{ph} SNP F1 1e-8/5e-8/1e-5 " + "/".join(f"{x:.3f}" for x in f))
-        print(f"synthesized from all {real.n_obs} mice, seed {seed}: " + "; ".join(cells))
+    snp_f1_by_seed(real, p_real, real.n_obs, (SEED, SEED + 1, SEED + 2), f"synthesized from all {real.n_obs} mice,")
 
     # structure-preserving setting: 20 group-only chains (family-level relatedness and PCs) for the
     # linear-model GWAS, whose HS1940 hits come from relatedness; measured privacy cost beside it
