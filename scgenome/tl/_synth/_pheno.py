@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 LOCUS_CAP = 1.25
 #: fewer analysed synthetic individuals than this: no locus statistics or PVE matched (the fitted model as it is)
 MIN_MATCHED = 10
+#: ridges tried per locus (times the mean squared correlation), smallest first, until the locus variance fits LOCUS_CAP
+LOCUS_RIDGES = (1e-4, 1e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0)
 
 
 @dataclass
@@ -266,7 +268,7 @@ def sample_pheno(
             # a locus explains at least what its strongest SNP explains on its own
             # (a binary trait's locus variance is on the 0/1 scale: a^-2 times that on the latent scale)
             vb = max(vb / a**2, float(np.max(Xl[:, ix].var(0) * tb[ix] ** 2)))
-            for ridge in (1e-4, 1e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0):
+            for ridge in LOCUS_RIDGES:
                 bb = np.linalg.solve(Mb.T @ Mb + ridge * sb * np.eye(len(ix)), Mb.T @ tb[ix])
                 if np.var(Xl[:, ix] @ bb) <= LOCUS_CAP * vb:
                     break
