@@ -31,6 +31,15 @@ def _dense(X) -> np.ndarray:
     return np.asarray(X, dtype=np.float64)
 
 
+def mean_impute(X: np.ndarray, miss: np.ndarray | None = None) -> np.ndarray:
+    """``X`` with missing values (``miss``, default NaN) set to their column's mean; 0 in columns without a value."""
+    miss = np.isnan(X) if miss is None else miss
+    if not miss.any():
+        return X
+    means = np.where(miss, 0.0, X).sum(0) / np.maximum((~miss).sum(0), 1)
+    return np.where(miss, means.astype(X.dtype, copy=False), X)
+
+
 def chrom_layout(var: pd.DataFrame) -> tuple[np.ndarray, list[slice], np.ndarray, str]:
     """Order SNPs by chromosome and map position; return (order, chromosome slices, distance, unit).
 
@@ -376,12 +385,7 @@ def synthesize(
     # SNPs without any observed genotype: imputed with 0 (no variation) for the structure and the kinships, and
     # missing in the synthetic cohort (there is nothing to sample them from)
     unobserved = miss.all(0)
-    if miss.any():
-        n_obs_snp = (~miss).sum(0)
-        means = np.where(miss, 0.0, X).sum(0) / np.maximum(n_obs_snp, 1)
-        Ximp = np.where(miss, means, X)
-    else:
-        Ximp = X
+    Ximp = mean_impute(X, miss)
     group = structure_groups(Ximp, n_groups, min_group_size, rng)
     model = fit_hmm(
         codes[:, order],

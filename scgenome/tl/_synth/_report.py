@@ -11,7 +11,7 @@ import pandas as pd
 from ..._logging import logger
 from ..._utils import child_seed, get_rng, progress
 from ..._validation import check_nonempty
-from ._api import _coords, _dense, run_gwas
+from ._api import _coords, _dense, mean_impute, run_gwas
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -338,8 +338,7 @@ def synthesis_report(
         pos = coord * 1e6
     if not observed.all():
         Xr, Xs, var, pos, chrom = Xr[:, observed], Xs[:, observed], var.iloc[observed], pos[observed], chrom[observed]
-    Xr = np.where(np.isnan(Xr), np.nanmean(Xr, 0), Xr) if np.isnan(Xr).any() else Xr
-    Xs = np.where(np.isnan(Xs), np.nanmean(Xs, 0), Xs) if np.isnan(Xs).any() else Xs
+    Xr, Xs = mean_impute(Xr), mean_impute(Xs)
     Xtr = Xr[~ho_mask]
     af_r, af_s = Xtr.mean(0) / 2, Xs.mean(0) / 2
     af_full[0, observed], af_full[1, observed] = af_r, af_s
