@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import matplotlib as mpl
 import numpy as np
 import pandas as pd
@@ -566,3 +568,21 @@ def test_snp_without_genotypes(split):
     assert fid["af_corr"] > 0.95
     assert np.isnan(tabs["af"].iloc[7]).all()
     assert tabs["privacy"]["value"][["mia_auc_nn", "mia_auc_window"]].notna().all()
+
+
+def test_demo_step(tmp_path):
+    # `scgenome demo --steps synthesize`: every simulated locus found, none invented, PVE and privacy in range
+    from scgenome.tl._synth._demo import step
+
+    lines = step(tmp_path, np.random.default_rng(0))
+    assert (tmp_path / "synthesis_report.png").stat().st_size > 1000
+    text = "\n".join(lines)
+    rec, prec = map(float, re.search(r"locus-level recall ([\d.]+), precision ([\d.]+)", text).groups())
+    assert rec == 1.0
+    assert prec == 1.0
+    pve_r, pve_s = map(float, re.search(r"PVE real ([\d.]+) synthetic ([\d.]+)", text).groups())
+    assert abs(pve_s - pve_r) < 0.05
+    nn, win = map(float, re.search(r"nearest neighbour\) ([\d.]+), \(25-SNP windows\) ([\d.]+)", text).groups())
+    assert nn < 0.6
+    assert win < 0.6
+    assert "exact copies 0" in text
