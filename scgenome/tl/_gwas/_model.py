@@ -230,26 +230,8 @@ def _gram_own_lambda_c1(XT, w, y, evals, lam, rows, logl, G, tr):  # pragma: no 
         tr[2, j] = sl
 
 
-#: evaluations of at most this many SNPs use :func:`_gram_own_lambda_few` (numpy) instead of the compiled pass
+#: evaluations of at most this many SNPs use numpy products (:meth:`Rotated.gram`) instead of the compiled pass
 FEW_ROWS = 8
-
-
-def _gram_own_lambda_few(XT, W, y, evals, lam, rows, logl):
-    """:func:`_gram_own_lambda` for a few SNP rows, by numpy products."""
-    n, c = W.shape
-    m = len(rows)
-    d = np.multiply.outer(lam, evals) + 1.0  # (m, n)
-    h = 1.0 / d
-    H = np.stack([h, h * h, h * h * h])  # (3, m, n)
-    G = np.empty((3, m, c + 2, c + 2))
-    V = np.empty((n, c + 2))
-    V[:, :c] = W
-    V[:, c + 1] = y
-    for j in range(m):
-        V[:, c] = XT[rows[j]]
-        G[:, j] = np.einsum("tn,na,nb->tab", H[:, j], V, V, optimize=True)
-    tr = np.stack([H[0].sum(1), H[1].sum(1), np.log(d).sum(1) if logl else np.zeros(m)])
-    return G, tr
 
 
 def _drop_x(M: np.ndarray, c: int) -> np.ndarray:
@@ -349,9 +331,15 @@ class _Evaluator:
         M0 = self.M0 if idx is None else self.M0[idx]
         rows = np.arange(self.rot.s) if idx is None else np.asarray(idx, dtype=np.int64)
         lam = np.ascontiguousarray(np.broadcast_to(np.asarray(lam, dtype=np.float64), rows.shape))
-        # a few SNPs (a null model, the last Newton steps): numpy products beat waking the compiled thread pool
-        kernel = _gram_own_lambda_few if len(rows) <= FEW_ROWS else _gram_own_lambda
-        G, tr = kernel(self.rot.XT, self.rot.W, self.rot.y, self.evals, lam, rows, logl)
+        if len(rows) <= FEW_ROWS:
+            # a few SNPs (a null model, the last Newton steps): numpy products beat waking the compiled thread pool
+            d = np.multiply.outer(self.evals, lam) + 1.0  # (n, rows)
+            h = 1.0 / d
+            sub = self.rot.subset(rows)
+            G = np.stack([sub.gram(h), sub.gram(h * h), sub.gram(h * h * h)])
+            tr = np.stack([h.sum(0), (h * h).sum(0), np.log(d).sum(0) if logl else np.zeros(len(rows))])
+        else:
+            G, tr = _gram_own_lambda(self.rot.XT, self.rot.W, self.rot.y, self.evals, lam, rows, logl)
         Ms = tuple(self._fix(G[t]) for t in range(3))
         return _profile(Ms, M0, self.n, tr[0], tr[1], tr[2] if logl else None)
 
