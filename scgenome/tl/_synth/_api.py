@@ -247,9 +247,9 @@ def synthesize(
     match_pve
         Quantitative phenotypes: set the polygenic scale so that the synthetic cohort's null-model REML
         PVE (on its own kinship, as :func:`scgenome.tl.gwas` estimates it) equals the real one (a bracket,
-        then Brent's method: about 6 null-model fits), with the noise scaled to keep the phenotypic variance (``noise_scale_pve``
-        in ``phenotype_models``): the synthetic ``vg`` and ``ve`` both follow the real ones. Binary traits:
-        the PVE of the cut trait is calibrated through the latent trait's (noise fixed).
+        then Brent's method: about 6 null-model fits), with the noise scaled to keep the phenotypic variance
+        (``noise_scale_pve`` in ``phenotype_models``): the synthetic ``vg`` and ``ve`` both follow the real
+        ones. Binary traits: the PVE of the cut trait is calibrated through the latent trait's (noise fixed).
     polygenic
         SNP effects of the polygenic term: ``"mean"``, their posterior mean given the real data (BLUP: the
         synthetic polygenic term follows the real genetic signal, which with ``n_groups`` structure

@@ -332,7 +332,6 @@ def synthesis_report(
     Xs = _dense(synthetic.X)
     # SNPs without a single genotype in either cohort carry no information: fidelity and privacy leave them out
     observed = ~(np.isnan(Xr).all(0) | np.isnan(Xs).all(0))
-    af_full = np.full((2, len(observed)), np.nan)
     pos = pd.to_numeric(var["pos"], errors="coerce").to_numpy(dtype=float, na_value=np.nan) if "pos" in var else None
     if pos is None or not np.isfinite(pos).any():
         pos = coord * 1e6
@@ -341,7 +340,6 @@ def synthesis_report(
     Xr, Xs = mean_impute(Xr), mean_impute(Xs)
     Xtr = Xr[~ho_mask]
     af_r, af_s = Xtr.mean(0) / 2, Xs.mean(0) / 2
-    af_full[0, observed], af_full[1, observed] = af_r, af_s
     fid: dict[str, float] = {
         "af_corr": _corr(af_r, af_s),
         "af_rmse": float(np.sqrt(np.mean((af_r - af_s) ** 2))),
@@ -393,7 +391,8 @@ def synthesis_report(
     )
     fid["kinship_p99_real"] = float(kin["real"].iloc[-2])
     fid["kinship_p99_synthetic"] = float(kin["synthetic"].iloc[-2])
-    af_tab = pd.DataFrame({"af_real": af_full[0], "af_synthetic": af_full[1]}, index=real.var_names)
+    af_tab = pd.DataFrame({"af_real": af_r, "af_synthetic": af_s}, index=real.var_names[observed])
+    af_tab = af_tab.reindex(real.var_names)
 
     # ---------------- privacy
     priv, dist_tab = _privacy(Xr, Xs, ho_mask, var, window, n_segment_neighbours, rng)
