@@ -20,7 +20,7 @@ from scgenome.tl._synth import _api  # noqa: E402
 from scgenome.tl._synth._report import hit_prf  # noqa: E402
 
 _gwas_time = [0.0]
-_run = _api.run_gwas
+_run = _api.gwas_result  # the GWAS synthesize runs inside (timed apart: the budget excludes it)
 
 
 def _timed_gwas(*a, **k):
@@ -30,7 +30,7 @@ def _timed_gwas(*a, **k):
     return out
 
 
-_api.run_gwas = _timed_gwas
+_api.gwas_result = _timed_gwas
 
 
 def show(title, tabs):

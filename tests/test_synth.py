@@ -586,3 +586,40 @@ def test_demo_step(tmp_path):
     assert nn < 0.6
     assert win < 0.6
     assert "exact copies 0" in text
+
+
+def test_real_kinship_reused_from_the_gwas(split):
+    # synthesize reuses the eigenpairs of the real GWAS's kinship (GEMMA's double-centred kinship of the analysed
+    # rows, tested SNPs) instead of decomposing Z Z' again: the two are one matrix, missing genotypes included
+    from scgenome.tl._synth import _api
+    from scgenome.tl._synth._pheno import centred_snps, kinship_eig
+
+    _, train = split
+    train = train.copy()
+    X = np.asarray(train.X, dtype=np.float32).copy()
+    X[np.random.default_rng(3).random(X.shape) < 0.01] = np.nan
+    train.X = X
+    train.obs.loc[train.obs_names[:5], "pheno"] = np.nan
+    gw = _api.gwas_result(train, "pheno", ["sex"], "lmm")
+    rows = np.flatnonzero(gw.rows)
+    snp_idx = np.flatnonzero(np.isfinite(gw.res["pval"]))
+    assert len(rows) == train.n_obs - 5
+    assert _api._same_kinship(gw, snp_idx, rows)
+    assert not _api._same_kinship(gw, snp_idx[1:], rows)
+    Ximp = _api.mean_impute(X)
+    Z, s, _ = kinship_eig(Ximp, snp_idx, rows)
+    evals, V = gw.eig
+    K = Z @ Z.T
+    # (equal up to the float32 rounding of the imputed means here)
+    np.testing.assert_allclose((V * evals) @ V.T, K, atol=1e-8 * np.abs(K).max())
+    np.testing.assert_allclose(np.clip(evals, 0, None), s, atol=1e-8 * s.max())
+    np.testing.assert_array_equal(centred_snps(Ximp, snp_idx, rows), Z)
+    # and the synthetic phenotypes are those of the former path (decomposition inside synthesize)
+    a = sg.tl.synthesize(train, phenotypes="pheno", covariates=["sex"], n_iter=2, rng=0)
+    _api_same = _api._same_kinship
+    try:
+        _api._same_kinship = lambda *args: False
+        b = sg.tl.synthesize(train, phenotypes="pheno", covariates=["sex"], n_iter=2, rng=0)
+    finally:
+        _api._same_kinship = _api_same
+    np.testing.assert_allclose(a.obs["pheno"], b.obs["pheno"], rtol=0, atol=1e-8)

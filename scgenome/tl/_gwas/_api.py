@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -168,6 +169,146 @@ def _linear_pass(X, rows, W, y, maf, max_missing, chunk_size):
     return stats_, out
 
 
+@dataclass
+class _GwasResult:
+    """What :func:`_gwas_compute` returns (and :func:`gwas` writes)."""
+
+    res: dict[str, np.ndarray]  # var fields, NaN for SNPs not tested
+    info: dict  # uns[key_added]
+    kinship: np.ndarray | None  # the kinship computed here (all individuals), else None
+    kinship_info: dict | None  # its uns entry
+    rows: np.ndarray  # analysed individuals (boolean)
+    eig: tuple[np.ndarray, np.ndarray] | None  # LMM without LOCO: eigenvalues and vectors of the double-centred kinship
+    tested: np.ndarray  # SNP columns tested
+
+
+def _gwas_compute(
+    gdata: AnnData,
+    phenotype: str,
+    *,
+    covariates: Sequence[str] | str | None = None,
+    method: Literal["lmm", "linear"] = "lmm",
+    kinship: str | np.ndarray = "kinship",
+    loco: bool = False,
+    maf: float = 0.01,
+    max_missing: float = 0.05,
+    chunk_size: int = 2000,
+) -> _GwasResult:
+    """Everything :func:`gwas` computes, nothing written: see there for the arguments."""
+    if method not in ("lmm", "linear"):
+        msg = f"method must be 'lmm' or 'linear', got {method!r}."
+        raise ValueError(msg)
+    check_nonempty(gdata, "genotype AnnData")
+    check_qc_thresholds(maf, max_missing)
+    covariates = [] if covariates is None else [covariates] if isinstance(covariates, str) else list(covariates)
+    if phenotype in covariates:
+        msg = f"The phenotype {phenotype!r} is also listed as a covariate."
+        raise ValueError(msg)
+    if loco and method == "lmm" and "chrom" not in gdata.var.columns:
+        msg = "loco=True needs var['chrom'] (the chromosome of each SNP)."
+        raise ValueError(msg)
+    rows, y, W = _design(gdata, phenotype, covariates)
+    n, c = W.shape
+
+    # QC on the analysed individuals (GEMMA semantics); the linear model tests in the same pass over X
+    lm_res = None
+    if method == "linear":
+        stats_, lm_res = _linear_pass(gdata.X, rows, W, y, maf, max_missing, chunk_size)
+    else:
+        stats_ = snp_stats(gdata.X, None if rows.all() else rows, chunk_size=chunk_size)
+    qc_pass = (qc_mask(stats_, maf, max_missing) == "").to_numpy()
+    tested = np.flatnonzero(qc_pass)
+    if len(tested) == 0:
+        msg = f"No SNP passes the QC (maf={maf}, max_missing={max_missing}) on the {n} analysed individuals."
+        raise ValueError(msg)
+
+    computed_k = False
+    K_full = None
+    if method == "lmm":
+        K_full, computed_k = _kinship_matrix(gdata, kinship, rows, qc_pass, chunk_size)
+        if not np.isfinite(K_full[np.ix_(rows, rows)]).all():
+            msg = f"The kinship {kinship!r} has non-finite entries among the analysed individuals."
+            raise ValueError(msg)
+
+    p = gdata.n_vars
+    res = {f: np.full(p, np.nan) for f in (LMM_FIELDS if method == "lmm" else LM_FIELDS)}
+    res["af"][tested] = stats_["af"].to_numpy()[tested]
+    res["n_miss"][tested] = stats_["n_miss"].to_numpy()[tested]
+
+    # groups of SNPs that share a kinship: all SNPs, or one group per chromosome with LOCO
+    if method == "lmm" and loco:
+        chrom_of = gdata.var["chrom"].astype(str).to_numpy()
+        kin_by_chrom = _loco_kinships(gdata, kinship, K_full, qc_pass, chrom_of, chunk_size)
+        groups = [(ch, tested[chrom_of[tested] == ch], kin_by_chrom[ch]) for ch in pd.unique(chrom_of[tested])]
+    else:
+        groups = [(None, tested, K_full)]
+
+    null_models = {}
+    eig = None
+    if lm_res is not None:
+        for f, v in lm_res.items():
+            res[f][tested] = v[tested]
+        groups = []
+    bar = progress(total=len(tested), desc=f"gwas ({method})", unit="SNP", **({} if groups else {"disable": True}))
+    for chrom, idx_g, K in groups:
+        if method == "lmm":
+            evals, U = eigen_kinship(K[np.ix_(rows, rows)])
+            if chrom is None:
+                eig = (evals, U)
+            UtW, Uty = U.T @ W, U.T @ y
+            null = fit_null(evals, UtW, Uty)
+            null_models[chrom] = null.as_dict()
+        for sl in iter_chunks(len(idx_g), chunk_size):
+            idx = idx_g[sl]
+            G = genotype_block(gdata.X, rows, idx)
+            miss = np.isnan(G)
+            if miss.any():
+                mean = np.nanmean(G, 0)
+                G = np.where(miss, mean, G)
+            if method == "lmm":
+                out = lmm_chunk(evals, UtW, Uty, (G.T @ U).T, null)  # (U'G) as a view of SNP-major G'U
+                out["pval"] = out.pop("p_wald")
+            else:
+                out = lm_chunk(W, y, G)
+                out["pval"] = out.pop("p_wald")
+            for f, v in out.items():
+                res[f][idx] = v
+            bar.update(len(idx))
+    bar.close()
+
+    kin_entry = None
+    if computed_k and isinstance(kinship, str):
+        kin_entry = {
+            "params": {
+                "method": "centered",
+                "maf": maf,
+                "max_missing": max_missing,
+                "n_snps": int(qc_pass.sum()),
+                "n_samples_qc": n,
+            },
+            "snps": qc_pass,
+        }
+    lgc = lambda_gc(res["pval"][tested])
+    info = {
+        "params": {
+            "phenotype": phenotype,
+            "covariates": covariates,
+            "method": method,
+            "kinship": kinship if isinstance(kinship, str) else "array",
+            "loco": bool(loco),
+            "maf": maf,
+            "max_missing": max_missing,
+        },
+        "n_analysed": n,
+        "n_covariates": c,
+        "n_snps_tested": len(tested),
+        "lambda_gc": lgc,
+    }
+    if method == "lmm":
+        info["null_model"] = null_models[None] if not loco else {str(k): v for k, v in null_models.items()}
+    return _GwasResult(res, info, K_full if computed_k else None, kin_entry, rows, eig, tested)
+
+
 def gwas(
     gdata: AnnData,
     phenotype: str,
@@ -258,119 +399,30 @@ def gwas(
     >>> int(np.nanargmin(g.var["gwas_pval"]))
     0
     """
-    if method not in ("lmm", "linear"):
-        msg = f"method must be 'lmm' or 'linear', got {method!r}."
-        raise ValueError(msg)
-    check_nonempty(gdata, "genotype AnnData")
-    check_qc_thresholds(maf, max_missing)
-    covariates = [] if covariates is None else [covariates] if isinstance(covariates, str) else list(covariates)
-    if phenotype in covariates:
-        msg = f"The phenotype {phenotype!r} is also listed as a covariate."
-        raise ValueError(msg)
-    if loco and method == "lmm" and "chrom" not in gdata.var.columns:
-        msg = "loco=True needs var['chrom'] (the chromosome of each SNP)."
-        raise ValueError(msg)
-    rows, y, W = _design(gdata, phenotype, covariates)
-    n, c = W.shape
-
-    # QC on the analysed individuals (GEMMA semantics); the linear model tests in the same pass over X
-    lm_res = None
-    if method == "linear":
-        stats_, lm_res = _linear_pass(gdata.X, rows, W, y, maf, max_missing, chunk_size)
-    else:
-        stats_ = snp_stats(gdata.X, None if rows.all() else rows, chunk_size=chunk_size)
-    qc_pass = (qc_mask(stats_, maf, max_missing) == "").to_numpy()
-    tested = np.flatnonzero(qc_pass)
-    if len(tested) == 0:
-        msg = f"No SNP passes the QC (maf={maf}, max_missing={max_missing}) on the {n} analysed individuals."
-        raise ValueError(msg)
-
-    computed_k = False
-    K_full = None
-    if method == "lmm":
-        K_full, computed_k = _kinship_matrix(gdata, kinship, rows, qc_pass, chunk_size)
-        if not np.isfinite(K_full[np.ix_(rows, rows)]).all():
-            msg = f"The kinship {kinship!r} has non-finite entries among the analysed individuals."
-            raise ValueError(msg)
-
-    p = gdata.n_vars
-    res = {f: np.full(p, np.nan) for f in (LMM_FIELDS if method == "lmm" else LM_FIELDS)}
-    res["af"][tested] = stats_["af"].to_numpy()[tested]
-    res["n_miss"][tested] = stats_["n_miss"].to_numpy()[tested]
-
-    # groups of SNPs that share a kinship: all SNPs, or one group per chromosome with LOCO
-    if method == "lmm" and loco:
-        chrom_of = gdata.var["chrom"].astype(str).to_numpy()
-        kin_by_chrom = _loco_kinships(gdata, kinship, K_full, qc_pass, chrom_of, chunk_size)
-        groups = [(ch, tested[chrom_of[tested] == ch], kin_by_chrom[ch]) for ch in pd.unique(chrom_of[tested])]
-    else:
-        groups = [(None, tested, K_full)]
-
-    null_models = {}
-    if lm_res is not None:
-        for f, v in lm_res.items():
-            res[f][tested] = v[tested]
-        groups = []
-    bar = progress(total=len(tested), desc=f"gwas ({method})", unit="SNP", **({} if groups else {"disable": True}))
-    for chrom, idx_g, K in groups:
-        if method == "lmm":
-            evals, U = eigen_kinship(K[np.ix_(rows, rows)])
-            UtW, Uty = U.T @ W, U.T @ y
-            null = fit_null(evals, UtW, Uty)
-            null_models[chrom] = null.as_dict()
-        for sl in iter_chunks(len(idx_g), chunk_size):
-            idx = idx_g[sl]
-            G = genotype_block(gdata.X, rows, idx)
-            miss = np.isnan(G)
-            if miss.any():
-                mean = np.nanmean(G, 0)
-                G = np.where(miss, mean, G)
-            if method == "lmm":
-                out = lmm_chunk(evals, UtW, Uty, (G.T @ U).T, null)  # (U'G) as a view of SNP-major G'U
-                out["pval"] = out.pop("p_wald")
-            else:
-                out = lm_chunk(W, y, G)
-                out["pval"] = out.pop("p_wald")
-            for f, v in out.items():
-                res[f][idx] = v
-            bar.update(len(idx))
-    bar.close()
-
+    out = _gwas_compute(
+        gdata,
+        phenotype,
+        covariates=covariates,
+        method=method,
+        kinship=kinship,
+        loco=loco,
+        maf=maf,
+        max_missing=max_missing,
+        chunk_size=chunk_size,
+    )
     adata = gdata.copy() if copy else gdata
-    for f, v in res.items():
+    for f, v in out.res.items():
         adata.var[f"{key_added}_{f}"] = v
-    if computed_k and isinstance(kinship, str):
-        adata.obsp[kinship] = K_full
-        adata.uns[kinship] = {
-            "params": {
-                "method": "centered",
-                "maf": maf,
-                "max_missing": max_missing,
-                "n_snps": int(qc_pass.sum()),
-                "n_samples_qc": n,
-            },
-            "snps": qc_pass,
-        }
-    lgc = lambda_gc(res["pval"][tested])
-    info = {
-        "params": {
-            "phenotype": phenotype,
-            "covariates": covariates,
-            "method": method,
-            "kinship": kinship if isinstance(kinship, str) else "array",
-            "loco": bool(loco),
-            "maf": maf,
-            "max_missing": max_missing,
-        },
-        "n_analysed": n,
-        "n_covariates": c,
-        "n_snps_tested": len(tested),
-        "lambda_gc": lgc,
-    }
-    if method == "lmm":
-        info["null_model"] = null_models[None] if not loco else {str(k): v for k, v in null_models.items()}
-    adata.uns[key_added] = info
-    logger.info("gwas: %d individuals, %d SNPs tested, lambda_GC %.3f", n, len(tested), lgc)
+    if out.kinship is not None:
+        adata.obsp[kinship] = out.kinship
+        adata.uns[kinship] = out.kinship_info
+    adata.uns[key_added] = out.info
+    logger.info(
+        "gwas: %d individuals, %d SNPs tested, lambda_GC %.3f",
+        out.info["n_analysed"],
+        out.info["n_snps_tested"],
+        out.info["lambda_gc"],
+    )
     return adata if copy else None
 
 

@@ -10,9 +10,9 @@ import pandas as pd
 from ..._logging import logger
 from ..._utils import child_seed, get_rng
 from ..._validation import check_nonempty, check_var_columns
-from .._gwas._api import _design
+from .._gwas._api import _design, _gwas_compute
 from ._hmm import fit_hmm, sample_hmm
-from ._pheno import copula_fit, copula_sample, fit_pheno, kinship_eig, sample_pheno
+from ._pheno import centred_snps, copula_fit, copula_sample, fit_pheno, kinship_eig, sample_pheno
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -122,22 +122,32 @@ def clump(pval: np.ndarray, coord: np.ndarray, chrom: np.ndarray, threshold: flo
     return np.array(leads, dtype=np.int64)
 
 
+def gwas_result(gdata: AnnData, phenotype: str, covariates: Sequence[str] | None, method: str):
+    """:func:`scgenome.tl.gwas` with its defaults, nothing written: the full internal result (kinship eigenpairs)."""
+    return _gwas_compute(gdata, phenotype, covariates=list(covariates) if covariates else None, method=method)
+
+
 def run_gwas(gdata: AnnData, phenotype: str, covariates: Sequence[str] | None, method: str) -> tuple:
-    """Run :func:`scgenome.tl.gwas` on a copy; return (p_wald, beta, wald_t, null_model dict).
+    """Run :func:`scgenome.tl.gwas` (nothing written); return (p_wald, beta, wald_t, null_model dict).
 
     ``wald_t = beta / se`` is the signed Wald statistic (``F = t^2``), exact where the p-value is below what
     ``F.isf`` inverts (about 1e-16).
     """
-    from ... import tl
+    out = gwas_result(gdata, phenotype, covariates, method)
+    return _gwas_arrays(out)
 
-    ad = gdata.copy()
-    tl.gwas(ad, phenotype, covariates=list(covariates) if covariates else None, method=method, key_added="synth_gwas")
-    pv = ad.var["synth_gwas_pval"].to_numpy(dtype=float)
-    beta = ad.var["synth_gwas_beta"].to_numpy(dtype=float)
+
+def _gwas_arrays(out) -> tuple:
+    pv = out.res["pval"]
+    beta = out.res["beta"]
     with np.errstate(invalid="ignore", divide="ignore"):
-        t = beta / ad.var["synth_gwas_se"].to_numpy(dtype=float)
-    null = dict(ad.uns["synth_gwas"].get("null_model", {}))
-    return pv, beta, t, null
+        t = beta / out.res["se"]
+    return pv, beta, t, dict(out.info.get("null_model", {}))
+
+
+def _same_kinship(gw, snp_idx: np.ndarray, rows: np.ndarray) -> bool:
+    """Whether the GWAS result ``gw`` analysed exactly ``rows`` and tested exactly the SNPs ``snp_idx``."""
+    return np.array_equal(np.flatnonzero(gw.rows), rows) and np.array_equal(gw.tested, snp_idx)
 
 
 def _coords(var: pd.DataFrame) -> np.ndarray:
@@ -439,15 +449,22 @@ def synthesize(
         # same SNPs and rows and by the fallback below
         eig_cache: dict[bytes, tuple] = {}
 
-        def kinship(side: str, snp_idx: np.ndarray, rows: np.ndarray) -> tuple:
+        def kinship(side: str, snp_idx: np.ndarray, rows: np.ndarray, gw=None) -> tuple:
             key = side.encode() + snp_idx.tobytes() + rows.tobytes()
             if key not in eig_cache:
-                eig_cache[key] = kinship_eig(Xs if side == "synthetic" else Ximp, snp_idx, rows)
+                if gw is not None and gw.eig is not None and _same_kinship(gw, snp_idx, rows):
+                    # the real GWAS already decomposed this very kinship (the double-centred GEMMA kinship of
+                    # the analysed rows on the tested SNPs equals Z Z'): reuse its eigenpairs
+                    evals, U = gw.eig
+                    eig_cache[key] = (centred_snps(Ximp, snp_idx, rows), np.clip(evals, 0.0, None), U)
+                else:
+                    eig_cache[key] = kinship_eig(Xs if side == "synthetic" else Ximp, snp_idx, rows)
             return eig_cache[key]
 
         for j, ph in enumerate(phenotypes):
             y = np.where(complete, Y[:, j], np.nan)
-            pv, _, wald_t, null = run_gwas(_gwas_view(geno, ptab, ph, covariates), ph, covariates, "lmm")
+            gw = gwas_result(_gwas_view(geno, ptab, ph, covariates), ph, covariates, "lmm")
+            pv, _, wald_t, null = _gwas_arrays(gw)
             vg, ve = float(null["vg"]), float(null["ve"])
             snp_idx = np.where(np.isfinite(pv))[0]
             lead = clump(pv, coord, chrom, lead_pvalue, lead_window)
@@ -463,7 +480,7 @@ def synthesize(
                 for jc, cname in enumerate(covariates):
                     obs[cname] = Ws[:, jc]
             eig = kinship("synthetic", snp_idx, rows)
-            eig_real = kinship("real", snp_idx, np.flatnonzero(np.isfinite(y)))
+            eig_real = kinship("real", snp_idx, np.flatnonzero(np.isfinite(y)), gw)
             other = np.flatnonzero(~pattern[:, j] & cov_missing)
             n_ph = int(np.isfinite(y).sum())
             ys = np.full(m, np.nan)

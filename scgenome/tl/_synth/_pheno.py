@@ -53,14 +53,20 @@ class PhenoModel:
     locus_var_blocks: np.ndarray = field(default_factory=lambda: np.zeros(0))  # real variance of each locus
 
 
-def kinship_eig(X: np.ndarray, snp_idx: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Centred SNP matrix ``Z`` of ``X[rows]`` (``K = Z Z'``) and the eigen-decomposition of ``K``.
-
-    ``Z = (X[rows][:, snp_idx] - column means) / sqrt(p)``; eigenvalues are clipped at 0.
-    """
+def centred_snps(X: np.ndarray, snp_idx: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``Z = (X[rows][:, snp_idx] - column means) / sqrt(p)``: the centred kinship of those rows is ``Z Z'``."""
     Z = X[np.ix_(rows, snp_idx)].astype(np.float64)
     Z -= Z.mean(0)
     Z /= np.sqrt(len(snp_idx))
+    return Z
+
+
+def kinship_eig(X: np.ndarray, snp_idx: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centred SNP matrix ``Z`` of ``X[rows]`` (:func:`centred_snps`, ``K = Z Z'``) and the eigen-decomposition of ``K``.
+
+    Eigenvalues are clipped at 0.
+    """
+    Z = centred_snps(X, snp_idx, rows)
     s, U = np.linalg.eigh(Z @ Z.T)
     return Z, np.clip(s, 0.0, None), U
 
