@@ -442,7 +442,7 @@ def test_pair_repulsion_reaches_target_heterozygosity(split):
     # two haplotypes drawn from one group's chain share clusters too often (heterozygosity deficit); the pair
     # repulsion steers the second haplotype away, and _pair_repulsion finds the factor for a target value
     from scgenome.tl._synth._api import _pair_repulsion, chrom_layout, structure_groups
-    from scgenome.tl._synth._hmm import fit_hmm, sample_hmm
+    from scgenome.tl._synth._hmm import chain_tables, fit_hmm, sample_hmm
 
     _, train = split
     X = np.asarray(train.X, dtype=float)
@@ -462,10 +462,16 @@ def test_pair_repulsion_reaches_target_heterozygosity(split):
     h0, h9 = het(0.0), het(0.9)
     assert h9 > h0 + 0.01
     target = 0.5 * (h0 + h9)
-    w = _pair_repulsion(model, syn_group, target, knobs, seed=7)
+    tables = chain_tables(model, **knobs)
+    w = _pair_repulsion(model, syn_group, target, tables, seed=7)
     assert 0.2 < w < 0.7
     assert het(w) == pytest.approx(target, abs=0.004)
-    assert _pair_repulsion(model, syn_group, h0 - 0.01, knobs, seed=7) == 0.0
+    assert _pair_repulsion(model, syn_group, h0 - 0.01, tables, seed=7) == 0.0
+    # prebuilt chains sample exactly what the knobs build
+    a = sample_hmm(model, syn_group, pair_repulsion=w, rng=np.random.default_rng(5), tables=tables)
+    np.testing.assert_array_equal(
+        a, sample_hmm(model, syn_group, pair_repulsion=w, rng=np.random.default_rng(5), **knobs)
+    )
 
 
 def test_report_training_columns(split, report):

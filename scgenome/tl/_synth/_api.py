@@ -11,7 +11,7 @@ from ..._logging import logger
 from ..._utils import child_seed, get_rng
 from ..._validation import check_nonempty, check_var_columns
 from .._gwas._api import _design, _gwas_compute
-from ._hmm import fit_hmm, sample_hmm
+from ._hmm import chain_tables, fit_hmm, sample_hmm
 from ._pheno import centred_snps, copula_fit, copula_sample, fit_pheno, kinship_eig, sample_pheno
 
 if TYPE_CHECKING:
@@ -413,12 +413,13 @@ def synthesize(
         "min_cluster_size": min_cluster_size,
         "group_pooling": group_pooling,
     }
+    tables = chain_tables(model, **knobs)  # built once for the trial cohorts and the cohort itself
     repulsion = 0.0
     if match_heterozygosity:
         ok = codes < 3
         het_real = float(np.mean(((codes == 1) & ok).sum(1) / np.maximum(ok.sum(1), 1)))
-        repulsion = _pair_repulsion(model, syn_group, het_real, knobs, child_seed(rng))
-    scodes = sample_hmm(model, syn_group, pair_repulsion=repulsion, rng=rng, **knobs)
+        repulsion = _pair_repulsion(model, syn_group, het_real, tables, child_seed(rng))
+    scodes = sample_hmm(model, syn_group, pair_repulsion=repulsion, rng=rng, tables=tables)
     Xs = np.empty((m, geno.n_vars), dtype=np.float64)
     Xs[:, order] = scodes
     Xs[:, unobserved] = np.nan
@@ -617,16 +618,16 @@ def _locus_snps(lead, near, p, pmax, coord, chrom, n_ph) -> tuple[np.ndarray, np
     return locus[keep], blocks[keep]
 
 
-def _pair_repulsion(model, group: np.ndarray, het_real: float, knobs: dict, seed: int, n_trial: int = 256) -> float:
+def _pair_repulsion(model, group: np.ndarray, het_real: float, tables: list, seed: int, n_trial: int = 256) -> float:
     """Pair repulsion (0 to 0.95) at which sampled heterozygosity matches ``het_real``.
 
-    Trial cohorts of ``n_trial`` individuals (same random numbers): repulsion 0 and 0.9, then two steps of
-    regula falsi (the heterozygosity grows convexly with the repulsion).
+    Trial cohorts of ``n_trial`` individuals (same random numbers, chains ``tables`` from :func:`chain_tables`):
+    repulsion 0 and 0.9, then two steps of regula falsi (the heterozygosity grows convexly with the repulsion).
     """
     sub = group[:n_trial]
 
     def het(w: float) -> float:
-        x = sample_hmm(model, sub, pair_repulsion=w, rng=np.random.default_rng(seed), **knobs)
+        x = sample_hmm(model, sub, pair_repulsion=w, rng=np.random.default_rng(seed), tables=tables)
         return float(np.mean(x == 1))
 
     h0 = het(0.0)

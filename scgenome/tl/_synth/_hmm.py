@@ -375,6 +375,7 @@ def sample_haplotypes(
     group_pooling: float = 1.0,
     pair_repulsion: float = 0.0,
     rng: np.random.Generator,
+    tables: list | None = None,
 ) -> np.ndarray:
     """Sample two haplotypes per individual: ``(n, 2, p)`` int8 alleles (1 = counted allele).
 
@@ -390,14 +391,48 @@ def sample_haplotypes(
     that an individual's second haplotype sits in the same cluster as its first at a locus: two haplotypes
     drawn independently from one group's chain share clusters more often than a real individual's two
     (whose parents differ), which lowers heterozygosity. Each allele is then drawn from its cluster's
-    allele frequency (never copied).
+    allele frequency (never copied). ``tables``: :func:`chain_tables` of the same model and knobs, when already
+    built.
     """
     m = group.shape[0]
     p = sum(sl.stop - sl.start for sl in model.slices)
     out = np.empty((m, 2, p), dtype=np.int8)
     hgroup = np.repeat(group, 2)
-    for ch, sl in zip(model.chroms, model.slices, strict=True):
-        L, K = ch.theta.shape
+    if tables is None:
+        tables = chain_tables(
+            model,
+            recombination_scale=recombination_scale,
+            min_cluster_size=min_cluster_size,
+            transition_prior=transition_prior,
+            group_pooling=group_pooling,
+        )
+    for (P, cP, theta), sl in zip(tables, model.slices, strict=True):
+        L = theta.shape[0]
+        u_state = np.ascontiguousarray(rng.random((L, 2 * m)).T)
+        u_allele = np.ascontiguousarray(rng.random((L, 2 * m)).T)
+        hap = np.empty((2 * m, L), dtype=np.int8)
+        _sample_paths(P, cP, theta, hgroup, u_state, u_allele, float(pair_repulsion), hap)
+        out[:, :, sl] = hap.reshape(m, 2, L)
+    return out
+
+
+def chain_tables(
+    model: GenotypeHMM,
+    *,
+    recombination_scale: float = 1.0,
+    min_cluster_size: float = 0.0,
+    transition_prior: float = 1.0,
+    group_pooling: float = 1.0,
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per chromosome, the sampling chain of :func:`sample_haplotypes`: ``(P, cumsum(P), theta)``.
+
+    ``P[g, l, j, k]`` is group ``g``'s probability of cluster ``k`` at locus ``l`` after cluster ``j`` (row ``l = 0``:
+    the initial distribution, repeated over ``j``). They depend on the model and the knobs only, so that several
+    cohorts drawn with the same knobs (the trial cohorts of the pair-repulsion search) build them once.
+    """
+    tables = []
+    for ch in model.chroms:
+        K = ch.theta.shape[1]
         r = _jump_prob(ch.dist, ch.rho)
         eye = np.eye(K)
         prior = (1.0 - r)[None, :, None, None] * eye + r[None, :, None, None] * ch.alpha[:, :, None, :]
@@ -420,13 +455,8 @@ def sample_haplotypes(
             ok[ok.sum(2) == 0] = True
             P *= ok[:, :, None, :]
         P /= np.maximum(P.sum(3, keepdims=True), 1e-300)
-        cP = np.cumsum(P, axis=3)
-        u_state = np.ascontiguousarray(rng.random((L, 2 * m)).T)
-        u_allele = np.ascontiguousarray(rng.random((L, 2 * m)).T)
-        hap = np.empty((2 * m, L), dtype=np.int8)
-        _sample_paths(P, cP, np.ascontiguousarray(ch.theta), hgroup, u_state, u_allele, float(pair_repulsion), hap)
-        out[:, :, sl] = hap.reshape(m, 2, L)
-    return out
+        tables.append((P, np.cumsum(P, axis=3), np.ascontiguousarray(ch.theta)))
+    return tables
 
 
 @numba.njit(cache=True, parallel=True)
@@ -485,6 +515,7 @@ def sample_hmm(
     group_pooling: float = 1.0,
     pair_repulsion: float = 0.0,
     rng: np.random.Generator,
+    tables: list | None = None,
 ) -> np.ndarray:
     """Sample genotype codes ``(n, p)`` (int8 0..2): the sum of two haplotypes from :func:`sample_haplotypes`."""
     hap = sample_haplotypes(
@@ -495,5 +526,6 @@ def sample_hmm(
         group_pooling=group_pooling,
         pair_repulsion=pair_repulsion,
         rng=rng,
+        tables=tables,
     )
     return hap.sum(1, dtype=np.int8)
