@@ -53,7 +53,7 @@ def show(title, tabs):
                 "floor_recall",
                 "train_f1",
             ]
-        ].to_string(index=False, float_format="%.3f")
+        ].to_string(index=False, float_format="%.3f", formatters={"threshold": "{:.0e}".format})
     )
     print(tabs["gwas_agreement"].to_string(float_format="%.3f"))
     print(tabs["fidelity"].to_string(float_format="%.4f"))
