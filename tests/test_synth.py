@@ -606,7 +606,12 @@ def test_real_kinship_reused_from_the_gwas(split):
     X[np.random.default_rng(3).random(X.shape) < 0.01] = np.nan
     train.X = X
     train.obs.loc[train.obs_names[:5], "pheno"] = np.nan
+    var0, uns0 = train.var.copy(), set(train.uns)
     gw = _api.gwas_result(train, "pheno", ["sex"], "lmm")
+    # nothing written into the AnnData (the GWAS no longer runs on a copy)
+    assert train.var.equals(var0)
+    assert set(train.uns) == uns0
+    assert "kinship" not in train.obsp
     rows = np.flatnonzero(gw.rows)
     snp_idx = np.flatnonzero(np.isfinite(gw.res["pval"]))
     assert len(rows) == train.n_obs - 5
