@@ -10,7 +10,7 @@ import pandas as pd
 from ..._logging import logger
 from ..._utils import child_seed, get_rng
 from ..._validation import check_nonempty, check_var_columns
-from .._gwas._api import _design, _gwas_compute
+from .._gwas._api import _design, _gwas_compute, _GwasResult
 from ._hmm import chain_tables, fit_hmm, sample_hmm
 from ._pheno import centred_snps, copula_fit, copula_sample, fit_pheno, kinship_eig, sample_pheno
 
@@ -122,7 +122,7 @@ def clump(pval: np.ndarray, coord: np.ndarray, chrom: np.ndarray, threshold: flo
     return np.array(leads, dtype=np.int64)
 
 
-def gwas_result(gdata: AnnData, phenotype: str, covariates: Sequence[str] | None, method: str):
+def gwas_result(gdata: AnnData, phenotype: str, covariates: Sequence[str] | None, method: str) -> _GwasResult:
     """:func:`scgenome.tl.gwas` with its defaults, nothing written: the full internal result (kinship eigenpairs)."""
     return _gwas_compute(gdata, phenotype, covariates=list(covariates) if covariates else None, method=method)
 
@@ -137,7 +137,8 @@ def run_gwas(gdata: AnnData, phenotype: str, covariates: Sequence[str] | None, m
     return _gwas_arrays(out)
 
 
-def _gwas_arrays(out) -> tuple:
+def _gwas_arrays(out: _GwasResult) -> tuple:
+    """(p_wald, beta, wald_t, null_model dict) of a GWAS result (see :func:`run_gwas`)."""
     pv = out.res["pval"]
     beta = out.res["beta"]
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -145,7 +146,7 @@ def _gwas_arrays(out) -> tuple:
     return pv, beta, t, dict(out.info.get("null_model", {}))
 
 
-def _same_kinship(gw, snp_idx: np.ndarray, rows: np.ndarray) -> bool:
+def _same_kinship(gw: _GwasResult, snp_idx: np.ndarray, rows: np.ndarray) -> bool:
     """Whether the GWAS result ``gw`` analysed exactly ``rows`` and tested exactly the SNPs ``snp_idx``."""
     return np.array_equal(np.flatnonzero(gw.rows), rows) and np.array_equal(gw.tested, snp_idx)
 
@@ -450,7 +451,7 @@ def synthesize(
         # same SNPs and rows and by the fallback below
         eig_cache: dict[bytes, tuple] = {}
 
-        def kinship(side: str, snp_idx: np.ndarray, rows: np.ndarray, gw=None) -> tuple:
+        def kinship(side: str, snp_idx: np.ndarray, rows: np.ndarray, gw: _GwasResult | None = None) -> tuple:
             key = side.encode() + snp_idx.tobytes() + rows.tobytes()
             if key not in eig_cache:
                 if gw is not None and gw.eig is not None and _same_kinship(gw, snp_idx, rows):
