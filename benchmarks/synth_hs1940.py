@@ -14,37 +14,10 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 from _hs1940 import SEED, STRUCTURE, holdout_mask, load  # noqa: E402
-from _synth_timing import GWAS_TIME  # noqa: E402
+from _synth_bench import GWAS_TIME, show  # noqa: E402
 
 import scgenome as sg  # noqa: E402
 from scgenome.tl._synth._report import hit_prf  # noqa: E402
-
-
-def show(title, tabs):
-    print(f"\n=== {title}")
-    g = tabs["gwas"]
-    print(
-        g[
-            [
-                "level",
-                "threshold",
-                "n_real",
-                "n_synthetic",
-                "precision",
-                "recall",
-                "f1",
-                "floor_f1",
-                "floor_f1_min",
-                "floor_f1_max",
-                "floor_precision",
-                "floor_recall",
-                "train_f1",
-            ]
-        ].to_string(index=False, float_format="%.3f", formatters={"threshold": "{:.0e}".format})
-    )
-    print(tabs["gwas_agreement"].to_string(float_format="%.3f"))
-    print(tabs["fidelity"].to_string(float_format="%.4f"))
-    print(tabs["privacy"].to_string(float_format="%.4f"))
 
 
 def snp_f1_by_seed(source, p_real: dict, n: int, seeds, label: str) -> None:

@@ -25,7 +25,7 @@ import sys  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
-from _synth_timing import GWAS_TIME  # noqa: E402
+from _synth_bench import GWAS_TIME, show  # noqa: E402
 
 import scgenome as sg  # noqa: E402
 
@@ -69,11 +69,11 @@ def main():
         real, syn, phenotype="pheno_binary", covariates=["sex"], holdout="holdout", n_subsamples=1, rng=1
     )
     print(f"\nsynthesis_report in {time.perf_counter() - t:.1f} s; peak memory {peak_gib():.2f} GiB")
-    cols = ["level", "threshold", "n_real", "n_synthetic", "precision", "recall", "f1", "floor_f1", "train_f1"]
-    print(tabs["gwas"][cols].to_string(index=False, float_format="%.3f", formatters={"threshold": "{:.0e}".format}))
-    print(tabs["gwas_agreement"].to_string(float_format="%.3f"))
-    print(tabs["fidelity"].to_string(float_format="%.4f"))
-    print(tabs["privacy"].to_string(float_format="%.4f"))
+    show(
+        "binary trait + sex, LMM",
+        tabs,
+        ["level", "threshold", "n_real", "n_synthetic", "precision", "recall", "f1", "floor_f1", "train_f1"],
+    )
 
 
 if __name__ == "__main__":
