@@ -249,8 +249,10 @@ def synthesize(
         cohort of the synthetic size would carry), with the polygenic term and noise GLS-orthogonal to the
         covariates and locus SNPs; three calibration rounds then run the Wald test of
         :func:`scgenome.tl.gwas` on the locus SNPs and correct the remaining error (``locus_t_rms_error``
-        in ``phenotype_models``). Binary traits get the same on their latent trait. The real association
-        profile at the loci is reproduced; elsewhere the synthetic GWAS has fresh noise. Locus SNPs constant
+        in ``phenotype_models``). Binary traits get the same on their latent trait; cutting it adds noise of
+        about ``sqrt(1 - a^2)`` to each statistic (``a`` the attenuation, see Notes), which the calibration then
+        lowers by swapping the labels of case/control pairs near the cut (the prevalence kept; ``label_swaps``
+        in ``phenotype_models``). The real association profile at the loci is reproduced; elsewhere the synthetic GWAS has fresh noise. Locus SNPs constant
         among the synthetic individuals (or in the span of their covariates) leave the locus
         (``locus_snps_constant``); with fewer than 10 synthetic individuals carrying a value, or covariates
         without variation among them, nothing is matched (neither statistics nor PVE): the fitted model
@@ -284,7 +286,7 @@ def synthesize(
       follow whole rows of the real missingness pattern) and ``synth_group`` (structure group);
     - ``uns["synthesis"]``: ``params`` (all options), ``phenotype_models`` (per phenotype: binary, vg, ve,
       lead SNPs and effects, covariate effects, locus ridges and variances, polygenic and noise scales, calibration
-      errors ``locus_t_rms_error_first`` and ``locus_t_rms_error``, ``locus_pvalue_used``,
+      errors ``locus_t_rms_error_first`` and ``locus_t_rms_error``, ``label_swaps`` (binary), ``locus_pvalue_used``,
       ``locus_snps_constant`` where any), ``hmm``
       (fitted jump rate per chromosome, log-likelihood, number of groups fitted, ``pair_repulsion``),
       ``map_unit``.

@@ -199,6 +199,9 @@ def sample_pheno(
     the targets by the remaining error (the Wald test re-estimates lambda and the residual variance under
     the alternative, and a binary trait is cut from its latent trait); the round closest to the targets
     is kept. The synthetic GWAS then reproduces the real association profile at the lead loci.
+    A binary trait's statistics carry the noise of the cut (about ``sqrt(1 - a^2)`` each, which shifting the latent
+    targets does not remove): :func:`_swap_refine` then swaps the labels of case/control pairs near the cut while
+    that lowers the calibration score (``label_swaps`` in ``diagnostics``).
 
     With ``target_pve`` (the real null-model PVE), the polygenic scale is set by Brent's method so that the
     synthetic null-model REML PVE, fitted on the synthetic kinship as :func:`scgenome.tl.gwas` fits it,
@@ -337,6 +340,12 @@ def sample_pheno(
                 err, pve_err, score = err2, pve_err2, score2
             else:  # overshot (a binary trait's statistics move in steps): halve the step
                 step *= 0.5
+        if cal_t and model.binary:
+            # cutting the latent trait adds noise of about sqrt(1 - a^2) to each statistic, which target shifts do
+            # not remove: swap case and control labels near the cut while that brings the statistics closer
+            y, n_swaps = _swap_refine(y, info["_fit"][3], s, U, UtW, UtX, errors)
+            err, pve_err, _ = errors(y)
+            info["label_swaps"] = n_swaps
         if cal_t:
             info.update({"locus_t_rms_error_first": first_t, "locus_t_rms_error": float(np.sqrt(np.mean(err**2)))})
         if cal_pve:
@@ -373,6 +382,92 @@ def _wald_t(s: np.ndarray, UtW: np.ndarray, Uty: np.ndarray, UtX: np.ndarray) ->
     """Signed Wald statistics ``beta / se`` of the columns of ``UtX``, as :func:`scgenome.tl.gwas` computes them."""
     res = lmm_chunk(s, UtW, Uty, UtX, fit_null(s, UtW, Uty))
     return res["beta"] / res["se"]
+
+
+#: share of each class (cases, controls), those with the liability closest to the cut, whose labels may be swapped
+SWAP_BAND = 0.25
+
+
+def _swap_refine(
+    y: np.ndarray,
+    liability: np.ndarray,
+    s: np.ndarray,
+    U: np.ndarray,
+    UtW: np.ndarray,
+    UtX: np.ndarray,
+    errors: Callable[[np.ndarray], tuple[np.ndarray, float, float]],
+    *,
+    rounds: int = 3,
+) -> tuple[np.ndarray, int]:
+    """Swap case/control labels of a 0/1 trait near the liability cut so that its Wald statistics approach their goal.
+
+    Each swap turns one case into a control and one control into a case (the prevalence is kept), both among
+    the :data:`SWAP_BAND` of their class closest to the cut, each individual at most once. The statistics are
+    linear in ``y`` at fixed ``lambda`` and residual variance (those of the current labels): ``t = G' y / sd``
+    with ``G = U P U' X`` (``P`` the GLS projection off the covariates); greedy steps take the pair that lowers
+    the squared error most, until none does. The exact score ``errors(y)[2]`` (the statistics' errors from the
+    Wald test of :func:`scgenome.tl.gwas`, and the null-model PVE error, which the swaps also move) is taken at
+    the prefixes of 1, 2, 4, ... swaps and at the end of the path; the best prefix is kept and re-linearised, up
+    to ``rounds`` times. Returns the labels with the best score and the number of swaps they carry.
+    """
+    y = y.copy()
+    best_score = errors(y)[2]
+    used = np.zeros(len(y), dtype=bool)
+    rank = np.empty(len(y), dtype=np.int64)
+    rank[np.argsort(liability, kind="stable")] = np.arange(len(y))
+    n_case = int(y.sum())
+    n_ctrl = len(y) - n_case  # labels come from the liability ranks: ranks >= n_ctrl are cases
+    near_case = rank < n_ctrl + max(1, int(SWAP_BAND * n_case))
+    near_ctrl = rank >= n_ctrl - max(1, int(SWAP_BAND * n_ctrl))
+    kept = 0
+    for _ in range(rounds):
+        Uty = U.T @ y
+        h = 1.0 / (fit_null(s, UtW, Uty).lambda_reml * s + 1.0)
+        hW = UtW * h[:, None]
+        WhW = UtW.T @ hW
+        PX = UtX * h[:, None] - hW @ np.linalg.solve(WhW, hW.T @ UtX)  # P U'X in the rotated space
+        Py = h * Uty - hW @ np.linalg.solve(WhW, hW.T @ Uty)
+        D = np.einsum("ij,ij->j", UtX, PX)
+        xy = PX.T @ Uty
+        dof = len(y) - UtW.shape[1] - 1
+        sd = np.sqrt(np.maximum(D * (float(Uty @ Py) - xy**2 / D) / dof, 1e-300))
+        A = (U @ PX) / sd  # (m, S): change of each statistic per unit of y_i
+        e = errors(y)[0].copy()
+        cases = np.flatnonzero((y == 1) & near_case & ~used)
+        ctrls = np.flatnonzero((y == 0) & near_ctrl & ~used)
+        path: list[tuple[int, int]] = []
+        while len(cases) and len(ctrls):
+            # ||e + a_k - a_i||^2 - ||e||^2 for case i -> control and control k -> case
+            ac, an = A[cases], A[ctrls]
+            gain = (
+                (-2.0 * ac @ e + (ac * ac).sum(1))[:, None]
+                + (2.0 * an @ e + (an * an).sum(1))[None, :]
+                - 2.0 * ac @ an.T
+            )
+            i, k = np.unravel_index(np.argmin(gain), gain.shape)
+            if gain[i, k] >= 0:
+                break
+            path.append((int(cases[i]), int(ctrls[k])))
+            e = e + A[ctrls[k]] - A[cases[i]]
+            cases, ctrls = np.delete(cases, i), np.delete(ctrls, k)
+        if not path:
+            break
+        best_len = 0
+        lengths = sorted({*(2**j for j in range(len(path).bit_length())), len(path)})
+        for n_p in lengths:
+            yy = y.copy()
+            for ci, ck in path[:n_p]:
+                yy[ci], yy[ck] = 0.0, 1.0
+            score = errors(yy)[2]
+            if score < best_score:
+                best_score, best_len = score, n_p
+        if best_len == 0:
+            break
+        for ci, ck in path[:best_len]:
+            y[ci], y[ck] = 0.0, 1.0
+            used[ci] = used[ck] = True
+        kept += best_len
+    return y, kept
 
 
 def _variance_keeping_noise(lead: np.ndarray, parts: np.ndarray, c0: float) -> Callable[[float], float]:
