@@ -405,6 +405,14 @@ def test_locus_statistics_match_training(split, synth, phenotype):
     assert info["locus_t_rms_error"] <= info["locus_t_rms_error_first"]
     if phenotype == "pheno_binary":  # the latent PVE is calibrated against the cut trait's null-model PVE
         assert abs(info["pve_error"]) < 0.03
+        # the label swaps steer the locus SNPs and every other tested SNP of the lead windows
+        from scgenome.tl._synth._api import _coords
+
+        coord, chrom = _coords(train.var), train.var["chrom"].astype(str).to_numpy()
+        near = np.zeros(train.n_vars, dtype=bool)
+        for k in np.flatnonzero(train.var_names.isin(info["lead_snps"])):
+            near |= (chrom == chrom[k]) & (np.abs(coord - coord[k]) < 5.0)
+        assert info["label_swap_snps"] == (near & np.isfinite(a.var["gwas_pval"].to_numpy())).sum() > len(loc)
         assert abs(b.uns["gwas"]["null_model"]["pve"] - a.uns["gwas"]["null_model"]["pve"]) < 0.08
     # the strongest SNP is matched closely; a binary trait's statistics move in steps with the latent targets
     # (220 training individuals: at most 22 locus SNPs, the strongest of the lead window; the binary trait's

@@ -251,12 +251,13 @@ def synthesize(
         :func:`scgenome.tl.gwas` on the locus SNPs and correct the remaining error (``locus_t_rms_error``
         in ``phenotype_models``). Binary traits get the same on their latent trait; cutting it adds noise of
         about ``sqrt(1 - a^2)`` to each statistic (``a`` the attenuation, see Notes), which the calibration then
-        lowers by swapping the labels of case/control pairs near the cut (the prevalence kept; ``label_swaps``
-        in ``phenotype_models``). The real association profile at the loci is reproduced; elsewhere the synthetic GWAS has fresh noise. Locus SNPs constant
-        among the synthetic individuals (or in the span of their covariates) leave the locus
-        (``locus_snps_constant``); with fewer than 10 synthetic individuals carrying a value, or covariates
-        without variation among them, nothing is matched (neither statistics nor PVE): the fitted model
-        is sampled as it is.
+        lowers by swapping the labels of case/control pairs near the cut (the prevalence kept), steering the
+        statistics of the locus SNPs and of the lead windows' other SNPs (``label_swaps``, ``label_swap_snps``
+        in ``phenotype_models``). The real association profile at the loci is reproduced; elsewhere the
+        synthetic GWAS has fresh noise. Locus SNPs constant among the synthetic individuals (or in the span of
+        their covariates) leave the locus (``locus_snps_constant``); with fewer than 10 synthetic individuals
+        carrying a value, or covariates without variation among them, nothing is matched (neither statistics
+        nor PVE): the fitted model is sampled as it is.
     match_pve
         Quantitative phenotypes: set the polygenic scale so that the synthetic cohort's null-model REML
         PVE (on its own kinship, as :func:`scgenome.tl.gwas` estimates it) equals the real one (a bracket,
@@ -286,7 +287,8 @@ def synthesize(
       follow whole rows of the real missingness pattern) and ``synth_group`` (structure group);
     - ``uns["synthesis"]``: ``params`` (all options), ``phenotype_models`` (per phenotype: binary, vg, ve,
       lead SNPs and effects, covariate effects, locus ridges and variances, polygenic and noise scales, calibration
-      errors ``locus_t_rms_error_first`` and ``locus_t_rms_error``, ``label_swaps`` (binary), ``locus_pvalue_used``,
+      errors ``locus_t_rms_error_first`` and ``locus_t_rms_error``, ``label_swaps`` and ``label_swap_snps``
+      (binary), ``locus_pvalue_used``,
       ``locus_snps_constant`` where any), ``hmm``
       (fitted jump rate per chromosome, log-likelihood, number of groups fitted, ``pair_repulsion``),
       ``map_unit``.
@@ -496,6 +498,8 @@ def synthesize(
                 tries.append(LOCUS_FALLBACK_PVALUE)
             for attempt, pmax in enumerate(tries):
                 locus, blocks = _locus_snps(lead, near, pz, pmax, coord, chrom, n_ph)
+                # the lead windows' other SNPs: a binary trait's label swaps steer their statistics too
+                window = np.setdiff1d(np.flatnonzero(near & np.isfinite(wald_t)), locus)
                 pm = fit_pheno(
                     Ximp,
                     y,
@@ -525,6 +529,9 @@ def synthesize(
                     eig=eig,
                     extra=(Xs[other], Ws[other], noise[other, j]),
                     diagnostics=diag,
+                    check=None
+                    if tt is None
+                    else (Xs[np.ix_(rows, window)], wald_t[window] * np.sqrt(len(rows) / n_ph)),
                 )
                 diag["locus_pvalue_used"] = float(pmax)
                 if diag.get("polygenic_scale", 1.0) > 0 or attempt == len(tries) - 1 or len(lead) == 0:

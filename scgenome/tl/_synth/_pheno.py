@@ -6,7 +6,8 @@ SNP effects ``beta`` and covariate effects ``b`` are fitted jointly by GLS at ``
 SNP effects ``u`` are their posterior mean given the real data (BLUP), or one posterior draw (Matheron's
 rule, covariance ``vg K_syn`` marginally); either keeps the real direction of the genetic signal, and its
 scale is set so that the synthetic null-model PVE equals the real one. Binary phenotypes are a latent quantitative trait built the same way
-(targets corrected for the attenuation by dichotomisation) and cut at the real prevalence: the
+(targets corrected for the attenuation by dichotomisation) and cut at the real prevalence (labels of a few
+case/control pairs near the cut then swapped to remove the cut's noise from the statistics): the
 liability-threshold model (Dempster & Lerner 1950). Covariates follow a Gaussian copula with the real marginals (quantile mapping).
 """
 
@@ -184,6 +185,7 @@ def sample_pheno(
     calibrate: int = 3,
     extra: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     diagnostics: dict | None = None,
+    check: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Synthetic phenotype values from synthetic dosages ``Xs``, covariates ``Ws`` and standard-normal ``noise``.
 
@@ -201,7 +203,9 @@ def sample_pheno(
     is kept. The synthetic GWAS then reproduces the real association profile at the lead loci.
     A binary trait's statistics carry the noise of the cut (about ``sqrt(1 - a^2)`` each, which shifting the latent
     targets does not remove): :func:`_swap_refine` then swaps the labels of case/control pairs near the cut while
-    that lowers the calibration score (``label_swaps`` in ``diagnostics``).
+    that lowers the calibration score (``label_swaps``, ``label_swap_snps`` in ``diagnostics``). ``check = (Xc, tc)``:
+    further SNPs (dosages of the analysed individuals) whose statistics the swaps also steer to ``tc``, e.g. the
+    lead windows' SNPs outside the locus set, which otherwise follow the synthetic LD alone.
 
     With ``target_pve`` (the real null-model PVE), the polygenic scale is set by Brent's method so that the
     synthetic null-model REML PVE, fitted on the synthetic kinship as :func:`scgenome.tl.gwas` fits it,
@@ -343,9 +347,21 @@ def sample_pheno(
         if cal_t and model.binary:
             # cutting the latent trait adds noise of about sqrt(1 - a^2) to each statistic, which target shifts do
             # not remove: swap case and control labels near the cut while that brings the statistics closer
-            y, n_swaps = _swap_refine(y, info["_fit"][3], s, U, UtW, UtX, errors)
+            swap_X, swap_errors = UtX, errors
+            if check is not None and check[0].shape[1]:
+                # the swaps also steer the lead windows' other SNPs (their statistics otherwise follow the LD alone)
+                swap_X = np.column_stack([UtX, U.T @ check[0].astype(np.float64)])
+                goal_all = np.concatenate([goal, np.asarray(check[1], dtype=float)])
+
+                def swap_errors(yy: np.ndarray) -> tuple[np.ndarray, float, float]:
+                    uy = U.T @ yy
+                    e_t = _wald_t(s, UtW, uy, swap_X) - goal_all
+                    e_p = fit_null(s, UtW, uy).pve - pve_goal if cal_pve else 0.0
+                    return e_t, e_p, float(np.sqrt(np.mean(e_t**2))) + 20.0 * abs(e_p)
+
+            y, n_swaps = _swap_refine(y, info["_fit"][3], s, U, UtW, swap_X, swap_errors)
             err, pve_err, _ = errors(y)
-            info["label_swaps"] = n_swaps
+            info["label_swaps"], info["label_swap_snps"] = n_swaps, int(swap_X.shape[1])
         if cal_t:
             info.update({"locus_t_rms_error_first": first_t, "locus_t_rms_error": float(np.sqrt(np.mean(err**2)))})
         if cal_pve:
