@@ -530,7 +530,7 @@ def synthesize(
                     extra=(Xs[other], Ws[other], noise[other, j]),
                     diagnostics=diag,
                     check=None
-                    if tt is None
+                    if tt is None or not pm.binary
                     else (Xs[np.ix_(rows, window)], wald_t[window] * np.sqrt(len(rows) / n_ph)),
                 )
                 diag["locus_pvalue_used"] = float(pmax)
