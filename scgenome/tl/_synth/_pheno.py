@@ -348,10 +348,14 @@ def sample_pheno(
             # cutting the latent trait adds noise of about sqrt(1 - a^2) to each statistic, which target shifts do
             # not remove: swap case and control labels near the cut while that brings the statistics closer
             swap_X, swap_errors = UtX, errors
-            if check is not None and check[0].shape[1]:
+            Xc, tc = (np.zeros((m, 0)), np.zeros(0)) if check is None else check
+            Xc = np.asarray(Xc, dtype=np.float64)
+            # as for the locus SNPs: those constant (or in the span of the covariates) have no statistic
+            live = ((Xc - W1 @ np.linalg.lstsq(W1, Xc, rcond=None)[0]) ** 2).sum(0) > 1e-9 * m
+            if live.any():
                 # the swaps also steer the lead windows' other SNPs (their statistics otherwise follow the LD alone)
-                swap_X = np.column_stack([UtX, U.T @ check[0].astype(np.float64)])
-                goal_all = np.concatenate([goal, np.asarray(check[1], dtype=float)])
+                swap_X = np.column_stack([UtX, U.T @ Xc[:, live]])
+                goal_all = np.concatenate([goal, np.asarray(tc, dtype=float)[live]])
 
                 def swap_errors(yy: np.ndarray) -> tuple[np.ndarray, float, float]:
                     uy = U.T @ yy
