@@ -656,7 +656,7 @@ def test_label_swaps_bring_binary_statistics_to_their_targets():
     _, s, U = ph.kinship_eig(X, np.arange(g.n_vars), rows)
     UtW = U.T @ np.column_stack([np.ones(g.n_obs), g.obs["sex"].to_numpy(dtype=float)])
     maf = X.mean(0) / 2
-    loci = np.flatnonzero((maf > 0.2) & (maf < 0.8))[:: 40][:8]
+    loci = np.flatnonzero((maf > 0.2) & (maf < 0.8))[::40][:8]
     UtX = U.T @ X[:, loci]
     liability = g.obs["pheno"].to_numpy()
     y = ph._threshold(liability, 0.5)
@@ -685,4 +685,5 @@ def test_label_swaps_bring_binary_statistics_to_their_targets():
     assert np.all(np.abs(rank[changed] - n_ctrl + 0.5) <= band)
     # statistics already on target: nothing to swap
     y3, n3 = ph._swap_refine(y, liability, s, U, UtW, UtX, lambda yy: errors(yy, goal=t0))
-    assert n3 == 0 and np.array_equal(y3, y)
+    assert n3 == 0
+    assert np.array_equal(y3, y)
