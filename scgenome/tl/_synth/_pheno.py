@@ -224,9 +224,7 @@ def sample_pheno(
     elif target_t is not None:
         # a locus SNP constant (or a combination of the covariates) among the synthetic individuals of a small
         # cohort has no statistic to match, and its effect is absorbed by the intercept and covariates
-        Xl0 = Xs[:, model.lead_idx].astype(np.float64)
-        res = Xl0 - W1 @ np.linalg.lstsq(W1, Xl0, rcond=None)[0]
-        live = (res * res).sum(0) > 1e-9 * m
+        live = _varying(Xs[:, model.lead_idx], W1)
         if not live.all():
             model = _keep_locus_snps(model, live)
             target_t = np.asarray(target_t)[live]
@@ -322,9 +320,10 @@ def sample_pheno(
     if cal_pve or cal_t:
         UtX = U.T @ Xl if cal_t else None
 
-        def errors(yy: np.ndarray) -> tuple[np.ndarray, float, float]:
+        def errors(yy: np.ndarray, X: np.ndarray | None = UtX, tt: np.ndarray | None = goal) -> tuple:
+            """Errors of the Wald statistics of the rotated SNPs ``X`` against ``tt`` and of the PVE; their score."""
             uy = U.T @ yy
-            e_t = _wald_t(s, UtW, uy, UtX) - goal if cal_t else np.zeros(1)
+            e_t = _wald_t(s, UtW, uy, X) - tt if cal_t else np.zeros(1)
             e_p = fit_null(s, UtW, uy).pve - pve_goal if cal_pve else 0.0
             return e_t, e_p, float(np.sqrt(np.mean(e_t**2))) + 20.0 * abs(e_p)
 
@@ -347,23 +346,14 @@ def sample_pheno(
         if cal_t and model.binary:
             # cutting the latent trait adds noise of about sqrt(1 - a^2) to each statistic, which target shifts do
             # not remove: swap case and control labels near the cut while that brings the statistics closer
-            swap_X, swap_errors = UtX, errors
-            Xc, tc = (np.zeros((m, 0)), np.zeros(0)) if check is None else check
-            Xc = np.asarray(Xc, dtype=np.float64)
-            # as for the locus SNPs: those constant (or in the span of the covariates) have no statistic
-            live = ((Xc - W1 @ np.linalg.lstsq(W1, Xc, rcond=None)[0]) ** 2).sum(0) > 1e-9 * m
-            if live.any():
-                # the swaps also steer the lead windows' other SNPs (their statistics otherwise follow the LD alone)
-                swap_X = np.column_stack([UtX, U.T @ Xc[:, live]])
-                goal_all = np.concatenate([goal, np.asarray(tc, dtype=float)[live]])
-
-                def swap_errors(yy: np.ndarray) -> tuple[np.ndarray, float, float]:
-                    uy = U.T @ yy
-                    e_t = _wald_t(s, UtW, uy, swap_X) - goal_all
-                    e_p = fit_null(s, UtW, uy).pve - pve_goal if cal_pve else 0.0
-                    return e_t, e_p, float(np.sqrt(np.mean(e_t**2))) + 20.0 * abs(e_p)
-
-            y, n_swaps = _swap_refine(y, info["_fit"][3], s, U, UtW, swap_X, swap_errors)
+            swap_X, swap_t = UtX, goal
+            if check is not None:
+                # the swaps also steer the lead windows' other SNPs (their statistics otherwise follow the LD alone),
+                # those with a statistic as for the locus SNPs
+                live = _varying(check[0], W1)
+                swap_X = np.column_stack([UtX, U.T @ check[0][:, live].astype(np.float64)])
+                swap_t = np.concatenate([goal, np.asarray(check[1], dtype=float)[live]])
+            y, n_swaps = _swap_refine(y, info["_fit"][3], s, U, UtW, swap_X, lambda yy: errors(yy, swap_X, swap_t))
             err, pve_err, _ = errors(y)
             info["label_swaps"], info["label_swap_snps"] = n_swaps, int(swap_X.shape[1])
         if cal_t:
@@ -396,6 +386,13 @@ def _keep_locus_snps(model: PhenoModel, keep: np.ndarray) -> PhenoModel:
         locus_blocks=model.locus_blocks[keep],
         locus_var_blocks=model.locus_var_blocks[np.isin(blocks, model.locus_blocks[keep])],
     )
+
+
+def _varying(X: np.ndarray, W1: np.ndarray) -> np.ndarray:
+    """Columns of ``X`` that vary outside the span of ``W1`` (intercept and covariates): those with a statistic."""
+    X = np.asarray(X, dtype=np.float64)
+    res = X - W1 @ np.linalg.lstsq(W1, X, rcond=None)[0]
+    return (res * res).sum(0) > 1e-9 * X.shape[0]
 
 
 def _wald_t(s: np.ndarray, UtW: np.ndarray, Uty: np.ndarray, UtX: np.ndarray) -> np.ndarray:
@@ -431,7 +428,7 @@ def _swap_refine(
     to ``rounds`` times. Returns the labels with the best score and the number of swaps they carry.
     """
     y = y.copy()
-    best_score = errors(y)[2]
+    e_best, _, best_score = errors(y)
     used = np.zeros(len(y), dtype=bool)
     rank = np.empty(len(y), dtype=np.int64)
     rank[np.argsort(liability, kind="stable")] = np.arange(len(y))
@@ -452,7 +449,7 @@ def _swap_refine(
         dof = len(y) - UtW.shape[1] - 1
         sd = np.sqrt(np.maximum(D * (float(Uty @ Py) - xy**2 / D) / dof, 1e-300))
         A = (U @ PX) / sd  # (m, S): change of each statistic per unit of y_i
-        e = errors(y)[0].copy()
+        e = e_best.copy()
         cases = np.flatnonzero((y == 1) & near_case & ~used)
         ctrls = np.flatnonzero((y == 0) & near_ctrl & ~used)
         path: list[tuple[int, int]] = []
@@ -478,9 +475,9 @@ def _swap_refine(
             yy = y.copy()
             for ci, ck in path[:n_p]:
                 yy[ci], yy[ck] = 0.0, 1.0
-            score = errors(yy)[2]
+            e_try, _, score = errors(yy)
             if score < best_score:
-                best_score, best_len = score, n_p
+                best_score, best_len, e_best = score, n_p, e_try
         if best_len == 0:
             break
         for ci, ck in path[:best_len]:
