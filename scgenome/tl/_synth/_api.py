@@ -498,8 +498,6 @@ def synthesize(
                 tries.append(LOCUS_FALLBACK_PVALUE)
             for attempt, pmax in enumerate(tries):
                 locus, blocks = _locus_snps(lead, near, pz, pmax, coord, chrom, n_ph)
-                # the lead windows' other SNPs: a binary trait's label swaps steer their statistics too
-                window = np.setdiff1d(np.flatnonzero(near & np.isfinite(wald_t)), locus)
                 pm = fit_pheno(
                     Ximp,
                     y,
@@ -515,10 +513,15 @@ def synthesize(
                     eig=eig_real,
                 )
                 diag: dict = {}
-                tt = None
+                tt = check = None
                 if exact_effects:
                     # real Wald statistics of the locus SNPs (beta / se as tl.gwas), scaled to the synthetic size
-                    tt = wald_t[locus] * np.sqrt(len(rows) / n_ph)
+                    size = np.sqrt(len(rows) / n_ph)
+                    tt = wald_t[locus] * size
+                    if pm.binary:
+                        # the lead windows' other SNPs: a binary trait's label swaps steer their statistics too
+                        window = np.setdiff1d(np.flatnonzero(near & np.isfinite(wald_t)), locus)
+                        check = (Xs[np.ix_(rows, window)], wald_t[window] * size)
                 ys[rows], ys[other] = sample_pheno(
                     pm,
                     Xs[rows],
@@ -529,9 +532,7 @@ def synthesize(
                     eig=eig,
                     extra=(Xs[other], Ws[other], noise[other, j]),
                     diagnostics=diag,
-                    check=None
-                    if tt is None or not pm.binary
-                    else (Xs[np.ix_(rows, window)], wald_t[window] * np.sqrt(len(rows) / n_ph)),
+                    check=check,
                 )
                 diag["locus_pvalue_used"] = float(pmax)
                 if diag.get("polygenic_scale", 1.0) > 0 or attempt == len(tries) - 1 or len(lead) == 0:

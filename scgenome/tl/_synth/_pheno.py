@@ -354,7 +354,8 @@ def sample_pheno(
                 swap_X = np.column_stack([UtX, U.T @ check[0][:, live].astype(np.float64)])
                 swap_t = np.concatenate([goal, np.asarray(check[1], dtype=float)[live]])
             y, n_swaps = _swap_refine(y, info["_fit"][3], s, U, UtW, swap_X, lambda yy: errors(yy, swap_X, swap_t))
-            err, pve_err, _ = errors(y)
+            if n_swaps:
+                err, pve_err, _ = errors(y)
             info["label_swaps"], info["label_swap_snps"] = n_swaps, int(swap_X.shape[1])
         if cal_t:
             info.update({"locus_t_rms_error_first": first_t, "locus_t_rms_error": float(np.sqrt(np.mean(err**2)))})
@@ -442,8 +443,10 @@ def _swap_refine(
         h = 1.0 / (fit_null(s, UtW, Uty).lambda_reml * s + 1.0)
         hW = UtW * h[:, None]
         WhW = UtW.T @ hW
-        PX = UtX * h[:, None] - hW @ np.linalg.solve(WhW, hW.T @ UtX)  # P U'X in the rotated space
-        Py = h * Uty - hW @ np.linalg.solve(WhW, hW.T @ Uty)
+        # P U'X and P U'y in the rotated space (one solve for both)
+        PXy = np.column_stack([UtX, Uty]) * h[:, None]
+        PXy -= hW @ np.linalg.solve(WhW, UtW.T @ PXy)
+        PX, Py = PXy[:, :-1], PXy[:, -1]
         D = np.einsum("ij,ij->j", UtX, PX)
         xy = PX.T @ Uty
         dof = len(y) - UtW.shape[1] - 1
