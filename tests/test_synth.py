@@ -420,7 +420,12 @@ def test_locus_statistics_match_training(split, synth, phenotype):
     top = np.argmax(np.abs(t_real))
     assert abs(err[top]) < 0.5
     assert np.sqrt(np.mean(err**2)) < (0.25 if phenotype == "pheno" else 0.7)
-    assert len(loc) <= 22
+    # sub-threshold peaks outside the lead windows (p < 1e-4) are calibrated too, as loci of their own (quantitative
+    # traits only; see test_subthreshold_peaks_keep_their_statistics)
+    sub = info["subthreshold_snps"]
+    assert set(sub) <= set(loc)
+    assert len(set(loc) - set(sub)) <= 22
+    assert np.all(a.var.loc[sub, "gwas_pval"] < 1e-4)
     assert info["locus_pvalue_used"] == (1.0 if phenotype == "pheno" else 1e-3)
     # the lead window's strongest SNPs are locus SNPs (locus_pvalue=1): the signs agree wherever the target is
     # clearly away from zero
@@ -687,3 +692,86 @@ def test_label_swaps_bring_binary_statistics_to_their_targets():
     y3, n3 = ph._swap_refine(y, liability, s, U, UtW, UtX, lambda yy: errors(yy, goal=t0))
     assert n3 == 0
     assert np.array_equal(y3, y)
+
+
+def test_hit_thresholds_keep_hit_classes(split):
+    # a locus SNP whose target sits within 0.1 of a hit threshold is moved 0.1 to its own side, so that the
+    # calibration's remaining error cannot flip its hit class; the other targets are matched as they are
+    from scipy import stats
+
+    from scgenome.tl._synth._pheno import HIT_MARGIN, _clear_thresholds
+
+    _, train = split
+    a = train.copy()
+    sg.tl.gwas(a, "pheno", covariates=["sex", "age"])
+    kw = {"phenotypes": "pheno", "covariates": ["sex", "age"], "n_individuals": 260, "n_iter": 8, "rng": 0}
+    plain = sg.tl.synthesize(train, hit_thresholds=(), **kw)
+    loc = plain.uns["synthesis"]["phenotype_models"]["pheno"]["locus_snps"]
+    assert plain.uns["synthesis"]["phenotype_models"]["pheno"]["hit_margin_snps"] == 0
+    b = plain.copy()
+    sg.tl.gwas(b, "pheno", covariates=["sex", "age"])
+    df = b.uns["gwas"]["n_analysed"] - 3 - 1  # intercept, two covariates, the SNP
+    tgt = (a.var.loc[loc, "gwas_beta"] / a.var.loc[loc, "gwas_se"]).to_numpy()
+    tgt = tgt * np.sqrt(b.uns["gwas"]["n_analysed"] / a.uns["gwas"]["n_analysed"])
+    # thresholds just under the second strongest target and just over the third
+    order = np.argsort(-np.abs(tgt))
+    thr = np.array([abs(tgt[order[1]]) - 0.03, abs(tgt[order[2]]) + 0.03])
+    pvals = tuple(2 * stats.t.sf(thr, df))
+    syn = sg.tl.synthesize(train, hit_thresholds=pvals, **kw)
+    info = syn.uns["synthesis"]["phenotype_models"]["pheno"]
+    assert info["locus_snps"] == loc
+    assert syn.uns["synthesis"]["params"]["hit_thresholds"] == pytest.approx(list(pvals))
+    c = syn.copy()
+    sg.tl.gwas(c, "pheno", covariates=["sex", "age"])
+    t_syn = (c.var.loc[loc, "gwas_beta"] / c.var.loc[loc, "gwas_se"]).to_numpy()
+    goal, n_moved = _clear_thresholds(tgt, thr)
+    assert n_moved == info["hit_margin_snps"] >= 2
+    near = np.abs(np.abs(tgt)[:, None] - thr[None, :]).min(1) < HIT_MARGIN
+    assert near[order[1]]
+    assert near[order[2]]
+    # measured: every locus SNP within 0.07 of its goal (RMS 0.023); the two threshold SNPs land 0.1 on their side
+    assert np.sqrt(np.mean((t_syn - goal) ** 2)) == pytest.approx(info["locus_t_rms_error"], abs=0.005)
+    assert np.max(np.abs(t_syn - goal)) < 0.1
+    assert abs(t_syn[order[1]]) > thr[0] + 0.07
+    assert abs(t_syn[order[2]]) < thr[1] - 0.07
+    assert np.all(np.sign(goal) == np.sign(tgt))
+    np.testing.assert_allclose(goal[~near], tgt[~near])
+    np.testing.assert_allclose(np.abs(np.abs(goal[near])[:, None] - thr[None, :]).min(1), HIT_MARGIN)
+    with pytest.raises(ValueError, match="hit_thresholds"):
+        sg.tl.synthesize(train, hit_thresholds=(0.0,), **kw)
+
+
+def test_subthreshold_peaks_keep_their_statistics(split):
+    # SNPs outside the lead windows with real p below subthreshold_pvalue get their statistics too (each clump a
+    # locus of its own), instead of the synthetic noise, which carries some sub-threshold regions over a threshold
+    _, train = split
+    a = train.copy()
+    sg.tl.gwas(a, "pheno", covariates=["sex", "age"])
+    kw = {"phenotypes": ["pheno", "pheno_binary"], "covariates": ["sex", "age"], "n_iter": 8, "rng": 0}
+    runs = {sp: sg.tl.synthesize(train, subthreshold_pvalue=sp, **kw) for sp in (0.0, 1e-3)}
+    assert runs[0.0].uns["synthesis"]["phenotype_models"]["pheno"]["subthreshold_snps"] == []
+    info = runs[1e-3].uns["synthesis"]["phenotype_models"]["pheno"]
+    sub = info["subthreshold_snps"]
+    assert len(sub) >= 2
+    assert set(sub) <= set(info["locus_snps"])
+    assert np.all(a.var.loc[sub, "gwas_pval"] < 1e-3)
+    # outside every lead window (5 cM)
+    lead = a.var.loc[info["lead_snps"]]
+    for snp in sub:
+        same = lead["chrom"].astype(str) == str(a.var.loc[snp, "chrom"])
+        assert np.all(np.abs(lead.loc[same, "cm"] - a.var.loc[snp, "cm"]) >= 5.0)
+    # binary traits keep theirs to the lead windows (the cut's noise)
+    assert runs[1e-3].uns["synthesis"]["phenotype_models"]["pheno_binary"]["subthreshold_snps"] == []
+    t_real = (a.var.loc[sub, "gwas_beta"] / a.var.loc[sub, "gwas_se"]).to_numpy()
+    err = {}
+    for sp, syn in runs.items():
+        b = syn.copy()
+        sg.tl.gwas(b, "pheno", covariates=["sex", "age"])
+        assert b.uns["gwas"]["n_analysed"] == a.uns["gwas"]["n_analysed"]  # missingness rows drawn without replacement
+        err[sp] = (b.var.loc[sub, "gwas_beta"] / b.var.loc[sub, "gwas_se"]).to_numpy() - t_real
+    # measured: RMS error of the three sub-threshold SNPs 2.96 with fresh noise, 0.021 calibrated (locus RMS 0.021)
+    assert np.sqrt(np.mean(err[1e-3] ** 2)) < 0.1
+    assert np.sqrt(np.mean(err[0.0] ** 2)) > 1.0
+    assert info["locus_t_rms_error"] < 0.1
+    with pytest.raises(ValueError, match="subthreshold_pvalue"):
+        sg.tl.synthesize(train, subthreshold_pvalue=1.0, **kw)

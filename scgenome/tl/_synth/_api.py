@@ -179,6 +179,8 @@ def synthesize(
     lead_window: float = 5.0,
     locus_pvalue: float = 1.0,
     exact_effects: bool = True,
+    hit_thresholds: Sequence[float] = (1e-8, 5e-8, 1e-5),
+    subthreshold_pvalue: float = 1e-4,
     match_pve: bool = True,
     polygenic: Literal["mean", "draw"] = "mean",
     n_iter: int = 6,
@@ -258,6 +260,20 @@ def synthesize(
         their covariates) leave the locus (``locus_snps_constant``); with fewer than 10 synthetic individuals
         carrying a value, or covariates without variation among them, nothing is matched (neither statistics
         nor PVE): the fitted model is sampled as it is.
+    hit_thresholds
+        GWAS p-value thresholds whose hit classes the locus statistics keep (with ``exact_effects``): a target
+        statistic within 0.1 of one of them (as a Wald ``|t|`` at the synthetic cohort's degrees of freedom)
+        is moved to 0.1 on its own side, so that the calibration's remaining error (RMS 0.05-0.1) does not
+        turn a real hit that sits on the threshold into a synthetic miss or the reverse
+        (``hit_margin_snps`` in ``phenotype_models``). The default are the thresholds of
+        :func:`~scgenome.tl.synthesis_report`; ``()`` matches the statistics alone.
+    subthreshold_pvalue
+        With ``exact_effects``, SNPs outside the lead windows with real p below this are calibrated as well
+        (quantitative traits)
+        (clumped, each clump a locus of its own, at most one SNP per 10 phenotyped individuals per clump;
+        ``subthreshold_snps`` in ``phenotype_models``, also listed in ``locus_snps``): a real region just
+        under a hit threshold keeps its statistics instead of fresh synthetic noise, which would carry some
+        such regions over the threshold (false loci) and leave others under it. ``0`` turns this off.
     match_pve
         Quantitative phenotypes: set the polygenic scale so that the synthetic cohort's null-model REML
         PVE (on its own kinship, as :func:`scgenome.tl.gwas` estimates it) equals the real one (a bracket,
@@ -378,6 +394,13 @@ def synthesize(
         if int(v) < lo:
             msg = f"{name} must be at least {lo}, got {v}."
             raise ValueError(msg)
+    hit_thresholds = tuple(float(x) for x in np.atleast_1d(np.asarray(hit_thresholds, dtype=float)))
+    if not all(0.0 < x < 1.0 for x in hit_thresholds):
+        msg = f"hit_thresholds must be p-values in (0, 1), got {hit_thresholds}."
+        raise ValueError(msg)
+    if not 0 <= subthreshold_pvalue < 1:
+        msg = f"subthreshold_pvalue must be in [0, 1), got {subthreshold_pvalue}."
+        raise ValueError(msg)
     if not group_pooling >= 0:
         msg = f"group_pooling must be non-negative, got {group_pooling}."
         raise ValueError(msg)
@@ -436,8 +459,11 @@ def synthesize(
     R, marg = copula_fit(Wr[complete])
     Ws = copula_sample(R, marg, m, rng)
     # missing values: whole rows of the real phenotype and covariate missingness pattern, so that each synthetic
-    # GWAS analyses about as many complete cases as the real one (phenotypes are built on those rows alone)
-    donor = rng.integers(0, n, size=m)
+    # GWAS analyses as many complete cases as the real one (phenotypes are built on those rows alone). The rows are
+    # drawn without replacement (whole permutations, then part of one): a cohort of the real size has exactly the
+    # real number of complete cases, so its locus targets are the real statistics themselves, not scaled by the
+    # chance surplus or shortfall of a draw with replacement (pheno3 of HS1940: 589 of 1,746 mice, SD 20)
+    donor = np.concatenate([rng.permutation(n) for _ in range(-(-m // n))])[:m]
     cov_pattern = np.isnan(Wr)[donor]
     cov_missing = cov_pattern.any(1)
     for j, c in enumerate(covariates):
@@ -496,8 +522,19 @@ def synthesize(
             tries = [locus_pvalue]
             if locus_pvalue > LOCUS_FALLBACK_PVALUE:
                 tries.append(LOCUS_FALLBACK_PVALUE)
+            # sub-threshold peaks outside the lead windows: calibrated too (each clump a locus of its own), so that
+            # the synthetic noise alone does not carry them over a hit threshold
+            # (quantitative traits: a binary trait's statistics carry the noise of the cut, and every further target
+            # costs the label swaps and the PVE calibration accuracy)
+            sub = sub_blocks = np.zeros(0, dtype=np.int64)
+            binary = set(np.unique(y[np.isfinite(y)])) <= {0.0, 1.0}
+            if exact_effects and subthreshold_pvalue > 0 and not binary:
+                outside = np.where(near, 1.0, pz)
+                sub_lead = clump(outside, coord, chrom, subthreshold_pvalue, lead_window)
+                sub, sub_blocks = _locus_snps(sub_lead, outside < subthreshold_pvalue, pz, 1.0, coord, chrom, n_ph)
             for attempt, pmax in enumerate(tries):
                 locus, blocks = _locus_snps(lead, near, pz, pmax, coord, chrom, n_ph)
+                locus, blocks = np.concatenate([locus, sub]), np.concatenate([blocks, sub_blocks + len(lead)])
                 pm = fit_pheno(
                     Ximp,
                     y,
@@ -533,6 +570,7 @@ def synthesize(
                     extra=(Xs[other], Ws[other], noise[other, j]),
                     diagnostics=diag,
                     check=check,
+                    hit_thresholds=hit_thresholds,
                 )
                 diag["locus_pvalue_used"] = float(pmax)
                 if diag.get("polygenic_scale", 1.0) > 0 or attempt == len(tries) - 1 or len(lead) == 0:
@@ -551,6 +589,7 @@ def synthesize(
                 "pve": float(null.get("pve", np.nan)),
                 "lead_snps": list(geno.var_names[lead]),
                 "locus_snps": list(geno.var_names[locus]),
+                "subthreshold_snps": list(geno.var_names[sub]),
                 "locus_effects_gls": pm.lead_effects.tolist(),
                 "covariate_effects": dict(zip(covariates, pm.cov_effects.tolist(), strict=True)),
                 "prevalence": pm.prevalence,
@@ -574,6 +613,8 @@ def synthesize(
             "min_cluster_size": float(min_cluster_size),
             "lead_pvalue": float(lead_pvalue),
             "lead_window": float(lead_window),
+            "hit_thresholds": [float(x) for x in hit_thresholds],
+            "subthreshold_pvalue": float(subthreshold_pvalue),
             "locus_pvalue": float(locus_pvalue),
             "exact_effects": bool(exact_effects),
             "match_pve": bool(match_pve),

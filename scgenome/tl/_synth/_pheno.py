@@ -30,6 +30,8 @@ LOCUS_CAP = 1.25
 MIN_MATCHED = 10
 #: ridges tried per locus (times the mean squared correlation), smallest first, until the locus variance fits LOCUS_CAP
 LOCUS_RIDGES = (1e-4, 1e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0)
+#: targets within this many t units of a hit threshold are moved this far to their own side of it
+HIT_MARGIN = 0.1
 
 
 @dataclass
@@ -186,6 +188,7 @@ def sample_pheno(
     extra: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     diagnostics: dict | None = None,
     check: tuple[np.ndarray, np.ndarray] | None = None,
+    hit_thresholds: tuple[float, ...] = (),
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Synthetic phenotype values from synthetic dosages ``Xs``, covariates ``Ws`` and standard-normal ``noise``.
 
@@ -206,6 +209,11 @@ def sample_pheno(
     that lowers the calibration score (``label_swaps``, ``label_swap_snps`` in ``diagnostics``). ``check = (Xc, tc)``:
     further SNPs (dosages of the analysed individuals) whose statistics the swaps also steer to ``tc``, e.g. the
     lead windows' SNPs outside the locus set, which otherwise follow the synthetic LD alone.
+
+    ``hit_thresholds`` (p-values): targets within ``HIT_MARGIN`` of one of these thresholds (as a Wald ``|t|`` at
+    the synthetic degrees of freedom) are moved ``HIT_MARGIN`` to their own side of it, so that the calibration
+    error (RMS about 0.05-0.1) does not flip the hit class of a SNP that sits on the threshold
+    (``hit_margin_snps`` in ``diagnostics``).
 
     With ``target_pve`` (the real null-model PVE), the polygenic scale is set by Brent's method so that the
     synthetic null-model REML PVE, fitted on the synthetic kinship as :func:`scgenome.tl.gwas` fits it,
@@ -241,6 +249,12 @@ def sample_pheno(
     d = 1.0 / (lam * s + 1.0)
     a = 1.0
     goal = None if target_t is None else np.asarray(target_t, dtype=float)
+    n_moved = 0
+    if goal is not None and hit_thresholds:
+        thr = stats.t.isf(np.asarray(hit_thresholds, dtype=float) / 2, m - W1.shape[1] - 1)
+        goal, n_moved = _clear_thresholds(goal, thr)
+        if check is not None:
+            check = (check[0], _clear_thresholds(np.asarray(check[1], dtype=float), thr)[0])
     if model.binary:
         # a binary trait is a latent quantitative trait cut at the prevalence: dichotomising attenuates
         # correlations by a = phi(t) / sqrt(p (1 - p)) and the PVE by a^2 (Dempster & Lerner 1950), so the
@@ -267,32 +281,38 @@ def sample_pheno(
     trace_syn = float((Zs * Zs).sum() / m)
     target = model.vg * trace_syn
 
-    def solve_loci(tt: np.ndarray) -> tuple[np.ndarray, list[float]]:
-        """Locus effects with GLS statistics ``tt``; per locus the smallest ridge within LOCUS_CAP."""
+    def solve_loci(tt: np.ndarray, fixed: list[float] | None = None) -> tuple[np.ndarray, list[float]]:
+        """Locus effects with GLS statistics ``tt``; per locus the smallest ridge within LOCUS_CAP (or ``fixed``)."""
         tb = tt * np.sqrt(model.ve / D)  # effects with those statistics
         beta = np.zeros(len(D))
-        ridges = []
-        for b, vb in zip(np.unique(model.locus_blocks), model.locus_var_blocks, strict=True):
+        ridges, penalty = [], np.zeros(len(D))
+        blocks = np.unique(model.locus_blocks)
+        for j, (b, vb) in enumerate(zip(blocks, model.locus_var_blocks, strict=True)):
             ix = np.flatnonzero(model.locus_blocks == b)
             Mb = M[np.ix_(ix, ix)]
             sb = np.trace(Mb.T @ Mb) / len(ix)
             # a locus explains at least what its strongest SNP explains on its own
             # (a binary trait's locus variance is on the 0/1 scale: a^-2 times that on the latent scale)
             vb = max(vb / a**2, float(np.max(Xl[:, ix].var(0) * tb[ix] ** 2)))
-            for ridge in LOCUS_RIDGES:
+            for ridge in LOCUS_RIDGES if fixed is None else (fixed[j],):
                 bb = np.linalg.solve(Mb.T @ Mb + ridge * sb * np.eye(len(ix)), Mb.T @ tb[ix])
                 if np.var(Xl[:, ix] @ bb) <= LOCUS_CAP * vb:
                     break
             beta[ix] = bb
             ridges.append(ridge)
+            penalty[ix] = ridge * sb
+        if len(blocks) > 1:
+            # with each locus' ridge chosen, one joint solve: a locus SNP's statistic also carries the other loci's
+            # effects through the synthetic cohort's chance correlations between loci
+            beta = np.linalg.solve(M.T @ M + np.diag(penalty), M.T @ tb)
         return beta, ridges
 
-    def build(tt: np.ndarray | None, pve: float | None) -> tuple[np.ndarray, dict]:
+    def build(tt: np.ndarray | None, pve: float | None, ridges: list[float] | None = None) -> tuple[np.ndarray, dict]:
         info: dict = {}
         if tt is None:
             beta = model.lead_effects
         else:
-            beta, info["locus_ridge"] = solve_loci(tt)
+            beta, info["locus_ridge"] = solve_loci(tt, ridges)
         lead = Xl @ beta
         lead_c = lead - lead.mean()
         vl, vp, cov = lead_c.var(), g.var(), np.mean(lead_c * g)
@@ -336,7 +356,8 @@ def sample_pheno(
             cand_pve = pve_latent
             if cal_pve:
                 cand_pve = float(np.clip(pve_latent * (pve_goal / (pve_goal + pve_err)) ** step, 0.01, 0.95))
-            y2, info2 = build(cand, cand_pve)
+            # the ridges of the first solve kept: the effects are then linear in the targets, and the shifts converge
+            y2, info2 = build(cand, cand_pve, info.get("locus_ridge"))
             err2, pve_err2, score2 = errors(y2)
             if score2 < score:
                 latent, pve_latent, y, info = cand, cand_pve, y2, info2
@@ -358,6 +379,7 @@ def sample_pheno(
                 err, pve_err, _ = errors(y)
             info["label_swaps"], info["label_swap_snps"] = n_swaps, int(swap_X.shape[1])
         if cal_t:
+            info["hit_margin_snps"] = n_moved
             info.update({"locus_t_rms_error_first": first_t, "locus_t_rms_error": float(np.sqrt(np.mean(err**2)))})
         if cal_pve:
             info["pve_error"] = float(pve_err)
@@ -374,6 +396,17 @@ def sample_pheno(
     if model.binary:
         ye = (ye > _cut(liability, model.prevalence)).astype(np.float64)
     return y, ye
+
+
+def _clear_thresholds(t: np.ndarray, thr: np.ndarray, margin: float = HIT_MARGIN) -> tuple[np.ndarray, int]:
+    """``t`` with each value within ``margin`` of a threshold in ``|t|`` moved ``margin`` to its own side of it."""
+    a = np.abs(t)
+    moved = np.zeros(len(t), dtype=bool)
+    for th in np.sort(thr):
+        near = np.abs(a - th) < margin
+        a = np.where(near, np.where(a > th, th + margin, th - margin), a)
+        moved |= near
+    return np.sign(t) * a, int(moved.sum())
 
 
 def _keep_locus_snps(model: PhenoModel, keep: np.ndarray) -> PhenoModel:
