@@ -229,6 +229,15 @@ def test_metric_helpers():
     real = np.array([[0, 1, 2, 0], [2, 2, 2, 2]], np.int8)
     syn = np.array([[0, 1, 1, 1], [2, 2, 2, 2]], np.int8)
     np.testing.assert_allclose(window_match_share(real, syn, [slice(0, 4)], 2), [0.5, 1.0])
+    # effect-size correlation over real hits in perfect LD (identical betas): NaN, without a numpy warning
+    import warnings
+
+    from scgenome.tl._synth._report import _corr
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isnan(_corr(np.array([0.3, 0.3, 0.3]), np.array([0.1, 0.2, 0.4])))
+        assert _corr(np.array([1.0, 2.0, 3.0]), np.array([2.0, 4.0, 7.0])) == pytest.approx(0.9934, abs=1e-4)
 
 
 def test_mudata_roundtrip(split):

@@ -62,7 +62,7 @@ def locus_prf(p_real, p_other, coord, chrom, threshold: float, gap: float) -> di
 
 def _corr(a, b) -> float:
     ok = np.isfinite(a) & np.isfinite(b)
-    if ok.sum() < 3:
+    if ok.sum() < 3 or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:  # no correlation without variation (no warning)
         return np.nan
     return float(np.corrcoef(a[ok], b[ok])[0, 1])
 
