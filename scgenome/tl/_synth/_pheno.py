@@ -285,7 +285,7 @@ def sample_pheno(
         """Locus effects with GLS statistics ``tt``; per locus the smallest ridge within LOCUS_CAP (or ``fixed``)."""
         tb = tt * np.sqrt(model.ve / D)  # effects with those statistics
         beta = np.zeros(len(D))
-        ridges, penalty = [], np.zeros(len(D))
+        ridges, penalty, caps = [], np.zeros(len(D)), []
         blocks = np.unique(model.locus_blocks)
         for j, (b, vb) in enumerate(zip(blocks, model.locus_var_blocks, strict=True)):
             ix = np.flatnonzero(model.locus_blocks == b)
@@ -301,10 +301,14 @@ def sample_pheno(
             beta[ix] = bb
             ridges.append(ridge)
             penalty[ix] = ridge * sb
+            caps.append((ix, LOCUS_CAP * vb))
         if len(blocks) > 1:
             # with each locus' ridge chosen, one joint solve: a locus SNP's statistic also carries the other loci's
-            # effects through the synthetic cohort's chance correlations between loci
-            beta = np.linalg.solve(M.T @ M + np.diag(penalty), M.T @ tb)
+            # effects through the synthetic cohort's chance correlations between loci (kept where every locus stays
+            # within its variance cap)
+            joint = np.linalg.solve(M.T @ M + np.diag(penalty), M.T @ tb)
+            if all(np.var(Xl[:, ix] @ joint[ix]) <= cap for ix, cap in caps):
+                beta = joint
         return beta, ridges
 
     def build(tt: np.ndarray | None, pve: float | None, ridges: list[float] | None = None) -> tuple[np.ndarray, dict]:
@@ -356,8 +360,11 @@ def sample_pheno(
             cand_pve = pve_latent
             if cal_pve:
                 cand_pve = float(np.clip(pve_latent * (pve_goal / (pve_goal + pve_err)) ** step, 0.01, 0.95))
-            # the ridges of the first solve kept: the effects are then linear in the targets, and the shifts converge
-            y2, info2 = build(cand, cand_pve, info.get("locus_ridge"))
+            # a quantitative trait keeps the ridges of the first solve: the effects are then linear in the targets, and
+            # the shifts converge (a capped locus re-choosing its ridge made the rounds overshoot). A binary trait's
+            # latent targets move in large steps, which may take a locus past its variance cap: its ridges are
+            # re-chosen each round
+            y2, info2 = build(cand, cand_pve, None if model.binary else info.get("locus_ridge"))
             err2, pve_err2, score2 = errors(y2)
             if score2 < score:
                 latent, pve_latent, y, info = cand, cand_pve, y2, info2
