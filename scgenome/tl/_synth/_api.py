@@ -12,7 +12,7 @@ from ..._utils import child_seed, get_rng
 from ..._validation import check_nonempty, check_var_columns
 from .._gwas._api import _design, _gwas_compute, _GwasResult
 from ._hmm import chain_tables, fit_hmm, sample_hmm
-from ._pheno import centred_snps, copula_fit, copula_sample, fit_pheno, kinship_eig, sample_pheno
+from ._pheno import centred_snps, copula_fit, copula_sample, fit_pheno, is_binary, kinship_eig, sample_pheno
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -268,9 +268,9 @@ def synthesize(
         (``hit_margin_snps`` in ``phenotype_models``). The default are the thresholds of
         :func:`~scgenome.tl.synthesis_report`; ``()`` matches the statistics alone.
     subthreshold_pvalue
-        With ``exact_effects``, SNPs outside the lead windows with real p below this are calibrated as well
-        (quantitative traits)
-        (clumped, each clump a locus of its own, at most one SNP per 10 phenotyped individuals per clump;
+        With ``exact_effects``, a quantitative trait's SNPs outside the lead windows with real p below this
+        are calibrated as well (clumped, each clump a locus of its own, at most one SNP per 10 phenotyped
+        individuals per clump;
         ``subthreshold_snps`` in ``phenotype_models``, also listed in ``locus_snps``): a real region just
         under a hit threshold keeps its statistics instead of fresh synthetic noise, which would carry some
         such regions over the threshold (false loci) and leave others under it. ``0`` turns this off.
@@ -527,8 +527,7 @@ def synthesize(
             # (quantitative traits: a binary trait's statistics carry the noise of the cut, and every further target
             # costs the label swaps and the PVE calibration accuracy)
             sub = sub_blocks = np.zeros(0, dtype=np.int64)
-            binary = set(np.unique(y[np.isfinite(y)])) <= {0.0, 1.0}
-            if exact_effects and subthreshold_pvalue > 0 and not binary:
+            if exact_effects and subthreshold_pvalue > 0 and not is_binary(y):
                 outside = np.where(near, 1.0, pz)
                 sub_lead = clump(outside, coord, chrom, subthreshold_pvalue, lead_window)
                 sub, sub_blocks = _locus_snps(sub_lead, outside < subthreshold_pvalue, pz, 1.0, coord, chrom, n_ph)

@@ -149,7 +149,7 @@ def fit_pheno(
     Xo, yo, Wo = X[ok], y[ok].astype(np.float64), W[ok]
     if eig is None:
         eig = kinship_eig(X, snp_idx, np.flatnonzero(ok))
-    binary = bool(set(np.unique(yo)) <= {0.0, 1.0})
+    binary = is_binary(yo)
     lead_idx = np.asarray(lead_idx, dtype=np.int64)
     blocks = np.zeros(len(lead_idx), dtype=np.int64) if blocks is None else np.asarray(blocks, dtype=np.int64)
     ub = np.unique(blocks)
@@ -403,6 +403,12 @@ def sample_pheno(
     if model.binary:
         ye = (ye > _cut(liability, model.prevalence)).astype(np.float64)
     return y, ye
+
+
+def is_binary(y: np.ndarray) -> bool:
+    """Whether the observed values of ``y`` (NaN = missing) are all 0 or 1: a liability-threshold trait."""
+    y = np.asarray(y, dtype=float)
+    return bool(set(np.unique(y[np.isfinite(y)])) <= {0.0, 1.0})
 
 
 def _clear_thresholds(t: np.ndarray, thr: np.ndarray, margin: float = HIT_MARGIN) -> tuple[np.ndarray, int]:
