@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     from mudata import MuData
 
 
+#: GWAS p-value thresholds of the synthesis report, whose hit classes the locus statistics keep by default
+HIT_THRESHOLDS = (1e-8, 5e-8, 1e-5)
+
+
 # ----------------------------------------------------------------------------------------------- helpers
 def _dense(X) -> np.ndarray:
     """Dense float64 copy of a genotype matrix (numpy, scipy sparse or dask)."""
@@ -179,7 +183,7 @@ def synthesize(
     lead_window: float = 5.0,
     locus_pvalue: float = 1.0,
     exact_effects: bool = True,
-    hit_thresholds: Sequence[float] = (1e-8, 5e-8, 1e-5),
+    hit_thresholds: Sequence[float] = HIT_THRESHOLDS,
     subthreshold_pvalue: float = 1e-4,
     match_pve: bool = True,
     polygenic: Literal["mean", "draw"] = "mean",
@@ -270,10 +274,10 @@ def synthesize(
     subthreshold_pvalue
         With ``exact_effects``, a quantitative trait's SNPs outside the lead windows with real p below this
         are calibrated as well (clumped, each clump a locus of its own, at most one SNP per 10 phenotyped
-        individuals per clump;
-        ``subthreshold_snps`` in ``phenotype_models``, also listed in ``locus_snps``): a real region just
-        under a hit threshold keeps its statistics instead of fresh synthetic noise, which would carry some
-        such regions over the threshold (false loci) and leave others under it. ``0`` turns this off.
+        individuals per clump; ``subthreshold_snps`` in ``phenotype_models``, also listed in ``locus_snps``):
+        a real region just under a hit threshold keeps its statistics instead of fresh synthetic noise, which
+        would carry some such regions over the threshold (false loci) and leave others under it. ``0`` turns
+        this off.
     match_pve
         Quantitative phenotypes: set the polygenic scale so that the synthetic cohort's null-model REML
         PVE (on its own kinship, as :func:`scgenome.tl.gwas` estimates it) equals the real one (a bracket,
@@ -523,9 +527,9 @@ def synthesize(
             if locus_pvalue > LOCUS_FALLBACK_PVALUE:
                 tries.append(LOCUS_FALLBACK_PVALUE)
             # sub-threshold peaks outside the lead windows: calibrated too (each clump a locus of its own), so that
-            # the synthetic noise alone does not carry them over a hit threshold
-            # (quantitative traits: a binary trait's statistics carry the noise of the cut, and every further target
-            # costs the label swaps and the PVE calibration accuracy)
+            # the synthetic noise alone does not carry them over a hit threshold. Quantitative traits only: a binary
+            # trait's statistics carry the noise of the cut, and every further target costs its label swaps and
+            # PVE calibration accuracy
             sub = sub_blocks = np.zeros(0, dtype=np.int64)
             if exact_effects and subthreshold_pvalue > 0 and not is_binary(y):
                 outside = np.where(near, 1.0, pz)

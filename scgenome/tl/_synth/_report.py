@@ -11,7 +11,7 @@ import pandas as pd
 from ..._logging import logger
 from ..._utils import child_seed, get_rng, progress
 from ..._validation import check_nonempty
-from ._api import _coords, _dense, mean_impute, run_gwas
+from ._api import HIT_THRESHOLDS, _coords, _dense, mean_impute, run_gwas
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -152,7 +152,7 @@ def synthesis_report(
     covariates: str | Sequence[str] | None = None,
     holdout: str | Sequence[str] | np.ndarray | None = None,
     method: Literal["lmm", "linear"] = "lmm",
-    thresholds: Sequence[float] = (1e-8, 5e-8, 1e-5),
+    thresholds: Sequence[float] = HIT_THRESHOLDS,
     n_subsamples: int = 5,
     subsample_fraction: float = 0.9,
     locus_gap: float = 5.0,
