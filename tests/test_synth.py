@@ -658,16 +658,14 @@ def test_real_kinship_reused_from_the_gwas(split):
     np.testing.assert_allclose(a.obs["pheno"], b.obs["pheno"], rtol=0, atol=1e-8)
 
 
-def test_label_swaps_bring_binary_statistics_to_their_targets():
-    # cutting a latent trait adds noise to each statistic; swapping case/control pairs near the cut (prevalence kept)
-    # brings the Wald statistics of tl.gwas closer to their targets, and never makes the calibration score worse
+def _swap_setup():
+    """A cut trait on a small simulated cohort, its rotated locus SNPs and Wald statistics, for the label swaps."""
     from scgenome.tl._gwas._model import fit_null
     from scgenome.tl._synth import _pheno as ph
 
     g = sg.datasets.simulate_cohort(n_individuals=400, n_snps=400, n_chromosomes=2, rng=3)
     X = np.asarray(g.X, dtype=np.float64)
-    rows = np.arange(g.n_obs)
-    _, s, U = ph.kinship_eig(X, np.arange(g.n_vars), rows)
+    _, s, U = ph.kinship_eig(X, np.arange(g.n_vars), np.arange(g.n_obs))
     UtW = U.T @ np.column_stack([np.ones(g.n_obs), g.obs["sex"].to_numpy(dtype=float)])
     maf = X.mean(0) / 2
     loci = np.flatnonzero((maf > 0.2) & (maf < 0.8))[::40][:8]
@@ -676,13 +674,77 @@ def test_label_swaps_bring_binary_statistics_to_their_targets():
     y = ph._threshold(liability, 0.5)
     t0 = ph._wald_t(s, UtW, U.T @ y, UtX)
     pve0 = fit_null(s, UtW, U.T @ y).pve
-    goal = t0 + np.random.default_rng(0).normal(0.0, 0.6, len(loci))
 
-    def errors(yy, goal=goal):
+    def errors(yy, goal, classes=None):
         uy = U.T @ yy
         e_t = ph._wald_t(s, UtW, uy, UtX) - goal
         e_p = fit_null(s, UtW, uy).pve - pve0
-        return e_t, e_p, float(np.sqrt(np.mean(e_t**2))) + 20.0 * abs(e_p)
+        sq = e_t**2
+        if classes is not None:
+            sq = sq + ph.CLASS_WEIGHT * ph._hinge(goal + e_t, *classes) ** 2
+        return e_t, e_p, float(np.sqrt(np.mean(sq))) + 20.0 * abs(e_p)
+
+    return liability, y, s, U, UtW, UtX, t0, errors
+
+
+def test_label_swaps_keep_hit_classes():
+    # with hit thresholds, the swaps also weigh how far each statistic lies on the wrong side of one (CLASS_WEIGHT):
+    # a binary trait's statistics miss their goals by 0.1-0.3 after the swaps, which flips SNPs near a threshold
+    from scgenome.tl._synth import _pheno as ph
+
+    lo, hi = ph._class_bounds(np.array([4.6, -4.6, 3.0, 6.0, 5.6]), np.array([4.45, 5.5, 5.7]))
+    np.testing.assert_allclose(lo, [4.5, -5.45, -4.4, 5.75, 5.55])
+    np.testing.assert_allclose(hi, [5.45, -4.5, 4.4, np.inf, 5.65])
+    np.testing.assert_allclose(ph._hinge(np.array([4.3, -4.55, 4.5, 7.0, 5.7]), lo, hi), [0.2, 0.0, 0.1, 0.0, 0.05])
+
+    liability, y, s, U, UtW, UtX, t0, errors = _swap_setup()
+    goal = t0 + np.random.default_rng(0).normal(0.0, 2.0, len(t0))
+    # one threshold between each goal and the cut trait's statistic where they lie 0.2 or more apart
+    far = np.flatnonzero((np.sign(goal) == np.sign(t0)) & (np.abs(np.abs(goal) - np.abs(t0)) > 0.2))
+    assert len(far) >= 2
+    thr = (np.abs(goal[far]) + np.abs(t0[far])) / 2
+    classes = ph._class_bounds(goal, thr)
+    assert np.all(ph._hinge(t0, *classes)[far] > 0)
+
+    plain, _ = ph._swap_refine(y, liability, s, U, UtW, UtX, lambda yy: errors(yy, goal))
+    kept, n = ph._swap_refine(
+        y, liability, s, U, UtW, UtX, lambda yy: errors(yy, goal, classes), classes=(goal, *classes)
+    )
+    assert n >= 1
+    assert kept.sum() == y.sum()
+    wrong = [ph._hinge(goal + errors(v, goal)[0], *classes) for v in (y, plain, kept)]
+    # measured: summed distance outside the classes 4.50 (cut), 0.10 after plain swaps, 0.02 with the class term
+    assert wrong[1].sum() > 0.05
+    assert wrong[2].sum() < 0.5 * wrong[1].sum()
+
+
+def test_binary_pve_by_latent_noise():
+    # dense binary loci can explain more than the latent PVE with no polygenic term at all: the latent noise then
+    # grows until the null-model REML PVE fits (noise_scale_pve > 1)
+    from scgenome.tl._gwas._model import fit_null
+    from scgenome.tl._synth import _pheno as ph
+
+    _, _, s, U, UtW, UtX, _, _ = _swap_setup()
+    Ub = UtX @ np.full(UtX.shape[1], 0.5)
+    Unoise = U.T @ np.random.default_rng(1).normal(0.0, 0.5, U.shape[0])
+    pve1 = fit_null(s, UtW, Ub + Unoise).pve
+    assert pve1 > 0.3
+    d = ph._match_pve_noise(s, UtW, Ub, Unoise, 0.2)
+    assert d > 1.0
+    assert fit_null(s, UtW, Ub + d * Unoise).pve == pytest.approx(0.2, abs=1e-3)
+    assert ph._match_pve_noise(s, UtW, Ub, Unoise, min(pve1 + 0.05, 0.99)) == 1.0
+
+
+def test_label_swaps_bring_binary_statistics_to_their_targets():
+    # cutting a latent trait adds noise to each statistic; swapping case/control pairs near the cut (prevalence kept)
+    # brings the Wald statistics of tl.gwas closer to their targets, and never makes the calibration score worse
+    from functools import partial
+
+    from scgenome.tl._synth import _pheno as ph
+
+    liability, y, s, U, UtW, UtX, t0, errors_at = _swap_setup()
+    goal = t0 + np.random.default_rng(0).normal(0.0, 0.6, len(t0))
+    errors = partial(errors_at, goal=goal)
 
     y2, n_swaps = ph._swap_refine(y, liability, s, U, UtW, UtX, errors)
     e_before, e_after = errors(y)[0], errors(y2)[0]
@@ -695,10 +757,10 @@ def test_label_swaps_bring_binary_statistics_to_their_targets():
     # only individuals within the band of their class closest to the cut change label
     rank = np.argsort(np.argsort(liability, kind="stable"), kind="stable")
     n_ctrl = int((y == 0).sum())
-    band = ph.SWAP_BAND * min(n_ctrl, g.n_obs - n_ctrl) + 1
+    band = ph.SWAP_BAND * min(n_ctrl, len(y) - n_ctrl) + 1
     assert np.all(np.abs(rank[changed] - n_ctrl + 0.5) <= band)
     # statistics already on target: nothing to swap
-    y3, n3 = ph._swap_refine(y, liability, s, U, UtW, UtX, lambda yy: errors(yy, goal=t0))
+    y3, n3 = ph._swap_refine(y, liability, s, U, UtW, UtX, partial(errors_at, goal=t0))
     assert n3 == 0
     assert np.array_equal(y3, y)
 

@@ -269,8 +269,11 @@ def synthesize(
         statistic within 0.1 of one of them (as a Wald ``|t|`` at the synthetic cohort's degrees of freedom)
         is moved to 0.1 on its own side, so that the calibration's remaining error (RMS 0.05-0.1) does not
         turn a real hit that sits on the threshold into a synthetic miss or the reverse
-        (``hit_margin_snps`` in ``phenotype_models``). The default are the thresholds of
-        :func:`~scgenome.tl.synthesis_report`; ``()`` matches the statistics alone.
+        (``hit_margin_snps`` in ``phenotype_models``). A binary trait's statistics miss their targets by more
+        (0.1-0.5 after the label swaps), so its calibration score and label swaps also weigh how far each
+        statistic lies on the wrong side of a threshold (0.05 inside its target's class), 100 times its squared
+        error. The default are the thresholds of :func:`~scgenome.tl.synthesis_report`; ``()`` matches the
+        statistics alone.
     subthreshold_pvalue
         With ``exact_effects``, a quantitative trait's SNPs outside the lead windows with real p below this
         are calibrated as well (clumped, each clump a locus of its own, at most one SNP per 10 phenotyped
@@ -283,7 +286,9 @@ def synthesize(
         PVE (on its own kinship, as :func:`scgenome.tl.gwas` estimates it) equals the real one (a bracket,
         then Brent's method: about 6 null-model fits), with the noise scaled to keep the phenotypic variance
         (``noise_scale_pve`` in ``phenotype_models``): the synthetic ``vg`` and ``ve`` both follow the real
-        ones. Binary traits: the PVE of the cut trait is calibrated through the latent trait's (noise fixed).
+        ones. Binary traits: the PVE of the cut trait is calibrated through the latent trait's (noise fixed,
+        unless the loci alone explain more than the latent PVE, as with dense loci: then the latent noise grows
+        until the PVE fits, ``noise_scale_pve`` above 1, and the calibration rounds weigh the loci against it).
     polygenic
         SNP effects of the polygenic term: ``"mean"``, their posterior mean given the real data (BLUP: the
         synthetic polygenic term follows the real genetic signal, which with ``n_groups`` structure

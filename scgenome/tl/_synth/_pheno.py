@@ -32,6 +32,9 @@ MIN_MATCHED = 10
 LOCUS_RIDGES = (1e-4, 1e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0)
 #: targets within this many t units of a hit threshold are moved this far to their own side of it
 HIT_MARGIN = 0.1
+#: a binary trait's calibration score and label swaps weigh the amount by which a statistic lies on the wrong side of
+#: a hit threshold (``HIT_MARGIN / 2`` inside its goal's class) this many times its squared error
+CLASS_WEIGHT = 100.0
 
 
 @dataclass
@@ -208,7 +211,9 @@ def sample_pheno(
     targets does not remove): :func:`_swap_refine` then swaps the labels of case/control pairs near the cut while
     that lowers the calibration score (``label_swaps``, ``label_swap_snps`` in ``diagnostics``). ``check = (Xc, tc)``:
     further SNPs (dosages of the analysed individuals) whose statistics the swaps also steer to ``tc``, e.g. the
-    lead windows' SNPs outside the locus set, which otherwise follow the synthetic LD alone.
+    lead windows' SNPs outside the locus set, which otherwise follow the synthetic LD alone. With ``hit_thresholds``,
+    a binary trait's score and swaps also weigh the distance of each statistic outside its target's hit class
+    (:func:`_class_bounds`, :data:`CLASS_WEIGHT`).
 
     ``hit_thresholds`` (p-values): targets within ``HIT_MARGIN`` of one of these thresholds (as a Wald ``|t|`` at
     the synthetic degrees of freedom) are moved ``HIT_MARGIN`` to their own side of it, so that the calibration
@@ -218,7 +223,8 @@ def sample_pheno(
     With ``target_pve`` (the real null-model PVE), the polygenic scale is set by Brent's method so that the
     synthetic null-model REML PVE, fitted on the synthetic kinship as :func:`scgenome.tl.gwas` fits it,
     equals ``target_pve``, while the noise of a quantitative trait shrinks (or grows) to keep the phenotypic
-    variance of the variance-matched scale: the synthetic ``vg`` and ``ve`` then both follow the real ones.
+    variance of the variance-matched scale: the synthetic ``vg`` and ``ve`` then both follow the real ones. A binary
+    trait whose loci alone exceed the latent PVE gets more latent noise instead (:func:`_match_pve_noise`).
 
     ``extra = (Xe, We, noise_e)``: individuals outside the analysed set (e.g. a covariate missing) get values
     from the same fitted model (locus effects, polygenic scale, liability threshold) without the exact
@@ -250,6 +256,7 @@ def sample_pheno(
     a = 1.0
     goal = None if target_t is None else np.asarray(target_t, dtype=float)
     n_moved = 0
+    thr = np.zeros(0)
     if goal is not None and hit_thresholds:
         thr = stats.t.isf(np.asarray(hit_thresholds, dtype=float) / 2, m - W1.shape[1] - 1)
         goal, n_moved = _clear_thresholds(goal, thr)
@@ -327,8 +334,13 @@ def sample_pheno(
         if pve is not None and parts[:, 0].var() > 0:
             # a binary trait's latent scale has no variance to keep (the cut at the prevalence sets it)
             scale = None if model.binary else _variance_keeping_noise(lead_c, parts, c)
-            c = _match_pve(s, UtW, U.T @ base, Uparts, pve, c, scale)
+            Ub = U.T @ base
+            c = _match_pve(s, UtW, Ub, Uparts, pve, c, scale)
             dn = 1.0 if scale is None else scale(c)
+            if model.binary and c == 0.0:
+                # the loci alone explain more than the latent PVE (dense binary loci): more noise on the free
+                # latent scale instead (the statistics' calibration rounds then weigh the loci against the PVE)
+                dn = _match_pve_noise(s, UtW, Ub, Uparts[:, 1], pve)
             info.update({"polygenic_scale_pve": float(c), "noise_scale_pve": dn})
         y = base + c * parts[:, 0] + dn * parts[:, 1]
         info["_fit"] = (beta, c, dn, y)
@@ -344,12 +356,19 @@ def sample_pheno(
     if cal_pve or cal_t:
         UtX = U.T @ Xl if cal_t else None
 
+        # a binary trait's statistics miss their goals by more than the calibration error of a quantitative one: its
+        # score also weighs a statistic on the wrong side of a hit threshold (CLASS_WEIGHT)
+        by_class = model.binary and cal_t and len(thr) > 0
+
         def errors(yy: np.ndarray, X: np.ndarray | None = UtX, tt: np.ndarray | None = goal) -> tuple:
             """Errors of the Wald statistics of the rotated SNPs ``X`` against ``tt`` and of the PVE; their score."""
             uy = U.T @ yy
             e_t = _wald_t(s, UtW, uy, X) - tt if cal_t else np.zeros(1)
             e_p = fit_null(s, UtW, uy).pve - pve_goal if cal_pve else 0.0
-            return e_t, e_p, float(np.sqrt(np.mean(e_t**2))) + 20.0 * abs(e_p)
+            sq = e_t**2
+            if by_class:
+                sq = sq + CLASS_WEIGHT * _hinge(tt + e_t, *_class_bounds(tt, thr)) ** 2
+            return e_t, e_p, float(np.sqrt(np.mean(sq))) + 20.0 * abs(e_p)
 
         err, pve_err, score = errors(y)
         first_t = float(np.sqrt(np.mean(err**2)))
@@ -381,7 +400,16 @@ def sample_pheno(
                 live = _varying(check[0], W1)
                 swap_X = np.column_stack([UtX, U.T @ check[0][:, live].astype(np.float64)])
                 swap_t = np.concatenate([goal, np.asarray(check[1], dtype=float)[live]])
-            y, n_swaps = _swap_refine(y, info["_fit"][3], s, U, UtW, swap_X, lambda yy: errors(yy, swap_X, swap_t))
+            y, n_swaps = _swap_refine(
+                y,
+                info["_fit"][3],
+                s,
+                U,
+                UtW,
+                swap_X,
+                lambda yy: errors(yy, swap_X, swap_t),
+                classes=(swap_t, *_class_bounds(swap_t, thr)) if by_class else None,
+            )
             if n_swaps:
                 err, pve_err, _ = errors(y)
             info["label_swaps"], info["label_swap_snps"] = n_swaps, int(swap_X.shape[1])
@@ -420,6 +448,27 @@ def _clear_thresholds(t: np.ndarray, thr: np.ndarray, margin: float = HIT_MARGIN
         a = np.where(near, np.where(a > th, th + margin, th - margin), a)
         moved |= near
     return np.sign(t) * a, int(moved.sum())
+
+
+def _class_bounds(goal: np.ndarray, thr: np.ndarray, margin: float = HIT_MARGIN / 2) -> tuple[np.ndarray, np.ndarray]:
+    """Signed interval ``[lo, hi]`` of the statistics in the hit class of each ``goal``, ``margin`` inside it.
+
+    The class of a statistic is the pair of thresholds (in ``|t|``) that ``|goal|`` lies between; a goal under every
+    threshold has ``-hi <= t <= hi``, one above a threshold keeps its sign.
+    """
+    goal = np.asarray(goal, dtype=float)
+    th = np.sort(np.asarray(thr, dtype=float))
+    k = np.searchsorted(th, np.abs(goal))
+    low = np.where(k > 0, th[np.maximum(k - 1, 0)] + margin, 0.0)
+    high = np.where(k < len(th), th[np.minimum(k, len(th) - 1)] - margin, np.inf)
+    pos = (goal >= 0) & (k > 0)
+    neg = (goal < 0) & (k > 0)
+    return np.where(pos, low, -high), np.where(neg, -low, high)
+
+
+def _hinge(t: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """How far each statistic lies outside its class interval ``[lo, hi]`` (0 inside)."""
+    return np.maximum(lo - t, 0.0) + np.maximum(t - hi, 0.0)
 
 
 def _keep_locus_snps(model: PhenoModel, keep: np.ndarray) -> PhenoModel:
@@ -462,6 +511,7 @@ def _swap_refine(
     errors: Callable[[np.ndarray], tuple[np.ndarray, float, float]],
     *,
     rounds: int = 3,
+    classes: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, int]:
     """Swap case/control labels of a 0/1 trait near the liability cut so that its Wald statistics approach their goal.
 
@@ -472,7 +522,10 @@ def _swap_refine(
     the squared error most, until none does. The exact score ``errors(y)[2]`` (the statistics' errors from the
     Wald test of :func:`scgenome.tl.gwas`, and the null-model PVE error, which the swaps also move) is taken at
     the prefixes of 1, 2, 4, ... swaps and at the end of the path; the best prefix is kept and re-linearised, up
-    to ``rounds`` times. Returns the labels with the best score and the number of swaps they carry.
+    to ``rounds`` times. ``classes = (goal, lo, hi)``: the greedy steps also weigh the squared distance of each
+    statistic (``goal + error``) outside its hit-class interval ``[lo, hi]`` by :data:`CLASS_WEIGHT` (exactly, for
+    the statistics a step can move across a bound). Returns the labels with the best score and the number of swaps
+    they carry.
     """
     y = y.copy()
     e_best, _, best_score = errors(y)
@@ -510,6 +563,8 @@ def _swap_refine(
                 + (2.0 * an @ e + (an * an).sum(1))[None, :]
                 - 2.0 * ac @ an.T
             )
+            if classes is not None:
+                gain = gain + CLASS_WEIGHT * _hinge_gain(classes[0] + e, ac, an, classes[1], classes[2])
             i, k = np.unravel_index(np.argmin(gain), gain.shape)
             if gain[i, k] >= 0:
                 break
@@ -534,6 +589,27 @@ def _swap_refine(
             used[ci] = used[ck] = True
         kept += best_len
     return y, kept
+
+
+def _hinge_gain(t: np.ndarray, ac: np.ndarray, an: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Change of the summed squared hinges when case ``i`` becomes a control and control ``k`` a case.
+
+    ``t`` are the current statistics, ``ac`` / ``an`` the changes of the statistics per unit of each case's /
+    control's label (rows). Only the statistics that one swap can take across a bound of their interval are summed.
+    """
+    reach = np.abs(ac).max(0) + np.abs(an).max(0)
+    h0 = _hinge(t, lo, hi)
+    live = np.flatnonzero((h0 > 0) | (t - lo < reach) | (hi - t < reach))
+    out = np.zeros((ac.shape[0], an.shape[0]))
+    if len(live) == 0:
+        return out
+    base = float((h0[live] ** 2).sum())
+    tl, dl, dh = t[live], ac[:, live], an[:, live]
+    step = max(1, int(2e7 // max(an.shape[0] * len(live), 1)))
+    for r in range(0, ac.shape[0], step):
+        tt = tl[None, None, :] - dl[r : r + step, None, :] + dh[None, :, :]
+        out[r : r + step] = (_hinge(tt, lo[live], hi[live]) ** 2).sum(-1) - base
+    return out
 
 
 def _variance_keeping_noise(lead: np.ndarray, parts: np.ndarray, c0: float) -> Callable[[float], float]:
@@ -594,6 +670,26 @@ def _match_pve(
         return hi
     # Brent's method to the width 14 bisection steps would leave (about a third of the null-model fits)
     return float(optimize.brentq(gap, lo, hi, xtol=(hi - lo) * 2.0**-15, rtol=1e-12))
+
+
+def _match_pve_noise(s: np.ndarray, UtW: np.ndarray, Ub: np.ndarray, Unoise: np.ndarray, target: float) -> float:
+    """Noise scale ``d >= 1`` at which the null-model REML PVE of ``base + d * noise`` equals ``target``.
+
+    1 if the PVE is already at most ``target``; at most 16. Arguments rotated as for :func:`_match_pve`; the PVE
+    falls with ``d``.
+    """
+
+    def gap(d: float) -> float:
+        return fit_null(s, UtW, Ub + d * Unoise).pve - target
+
+    lo, hi = 1.0, 2.0
+    if gap(lo) <= 0:
+        return 1.0
+    while gap(hi) > 0:
+        if hi >= 16.0:
+            return hi
+        lo, hi = hi, 2.0 * hi
+    return float(optimize.brentq(gap, lo, hi, xtol=1e-3, rtol=1e-6))
 
 
 def _cut(liability: np.ndarray, prevalence: float) -> float:
