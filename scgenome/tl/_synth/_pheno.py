@@ -216,9 +216,12 @@ def sample_pheno(
     (:func:`_class_bounds`, :data:`CLASS_WEIGHT`).
 
     ``hit_thresholds`` (p-values): targets within ``HIT_MARGIN`` of one of these thresholds (as a Wald ``|t|`` at
-    the synthetic degrees of freedom) are moved ``HIT_MARGIN`` to their own side of it, so that the calibration
-    error (RMS about 0.05-0.1) does not flip the hit class of a SNP that sits on the threshold
-    (``hit_margin_snps`` in ``diagnostics``).
+    the synthetic degrees of freedom) are moved ``HIT_MARGIN`` to their own side of it, so that the calibration error
+    (RMS about 0.05-0.1) does not flip the hit class of a SNP that sits on the threshold (``hit_margin_snps`` in
+    ``diagnostics``; a larger margin makes the targets of SNPs in LD inconsistent: 0.2 raised the locus t RMS error
+    of a small simulated cohort from 0.04 to 0.15). The calibration rounds
+    shift each target by its remaining error; a statistic whose error changed sign (it overshot, e.g. moved by
+    other loci's effects through chance correlations between loci) has its own step halved.
 
     With ``target_pve`` (the real null-model PVE), the polygenic scale is set by Brent's method so that the
     synthetic null-model REML PVE, fitted on the synthetic kinship as :func:`scgenome.tl.gwas` fits it,
@@ -288,8 +291,13 @@ def sample_pheno(
     trace_syn = float((Zs * Zs).sum() / m)
     target = model.vg * trace_syn
 
-    def solve_loci(tt: np.ndarray, fixed: list[float] | None = None) -> tuple[np.ndarray, list[float]]:
-        """Locus effects with GLS statistics ``tt``; per locus the smallest ridge within LOCUS_CAP (or ``fixed``)."""
+    def solve_loci(
+        tt: np.ndarray, fixed: tuple[list[float], bool] | None = None
+    ) -> tuple[np.ndarray, list[float], bool]:
+        """Locus effects with GLS statistics ``tt``; per locus the smallest ridge within LOCUS_CAP, joint solve or not.
+
+        ``fixed = (ridges, joint)`` keeps both choices of an earlier solve (the effects are then linear in ``tt``).
+        """
         tb = tt * np.sqrt(model.ve / D)  # effects with those statistics
         beta = np.zeros(len(D))
         ridges, penalty, caps = [], np.zeros(len(D)), []
@@ -301,7 +309,7 @@ def sample_pheno(
             # a locus explains at least what its strongest SNP explains on its own
             # (a binary trait's locus variance is on the 0/1 scale: a^-2 times that on the latent scale)
             vb = max(vb / a**2, float(np.max(Xl[:, ix].var(0) * tb[ix] ** 2)))
-            for ridge in LOCUS_RIDGES if fixed is None else (fixed[j],):
+            for ridge in LOCUS_RIDGES if fixed is None else (fixed[0][j],):
                 bb = np.linalg.solve(Mb.T @ Mb + ridge * sb * np.eye(len(ix)), Mb.T @ tb[ix])
                 if np.var(Xl[:, ix] @ bb) <= LOCUS_CAP * vb:
                     break
@@ -309,21 +317,25 @@ def sample_pheno(
             ridges.append(ridge)
             penalty[ix] = ridge * sb
             caps.append((ix, LOCUS_CAP * vb))
-        if len(blocks) > 1:
+        use_joint = False
+        if len(blocks) > 1 and (fixed is None or fixed[1]):
             # with each locus' ridge chosen, one joint solve: a locus SNP's statistic also carries the other loci's
             # effects through the synthetic cohort's chance correlations between loci (kept where every locus stays
-            # within its variance cap)
+            # within its variance cap; the calibration rounds keep the first solve's choice, which otherwise may
+            # flip between rounds and stop them converging)
             joint = np.linalg.solve(M.T @ M + np.diag(penalty), M.T @ tb)
-            if all(np.var(Xl[:, ix] @ joint[ix]) <= cap for ix, cap in caps):
-                beta = joint
-        return beta, ridges
+            if fixed is not None or all(np.var(Xl[:, ix] @ joint[ix]) <= cap for ix, cap in caps):
+                beta, use_joint = joint, True
+        return beta, ridges, use_joint
 
-    def build(tt: np.ndarray | None, pve: float | None, ridges: list[float] | None = None) -> tuple[np.ndarray, dict]:
+    def build(
+        tt: np.ndarray | None, pve: float | None, ridges: tuple[list[float], bool] | None = None
+    ) -> tuple[np.ndarray, dict]:
         info: dict = {}
         if tt is None:
             beta = model.lead_effects
         else:
-            beta, info["locus_ridge"] = solve_loci(tt, ridges)
+            beta, info["locus_ridge"], info["locus_joint"] = solve_loci(tt, ridges)
         lead = Xl @ beta
         lead_c = lead - lead.mean()
         vl, vp, cov = lead_c.var(), g.var(), np.mean(lead_c * g)
@@ -367,15 +379,18 @@ def sample_pheno(
             e_p = fit_null(s, UtW, uy).pve - pve_goal if cal_pve else 0.0
             sq = e_t**2
             if by_class:
-                sq = sq + CLASS_WEIGHT * _hinge(tt + e_t, *_class_bounds(tt, thr)) ** 2
+                sq = sq + CLASS_WEIGHT * _hinge(tt + e_t, *_class_bounds(tt, thr, HIT_MARGIN / 2)) ** 2
             return e_t, e_p, float(np.sqrt(np.mean(sq))) + 20.0 * abs(e_p)
 
         err, pve_err, score = errors(y)
         first_t = float(np.sqrt(np.mean(err**2)))
         step = 1.0
+        # per statistic: a locus SNP whose error changed sign overshot (a statistic may also move with the effects of
+        # other loci, through the synthetic cohort's chance correlations between them): its own step halves
+        step_t = np.ones_like(err)
         # a binary trait's statistics move in steps with the targets: twice the rounds
         for _ in range(2 * calibrate if model.binary else calibrate):
-            cand = latent - step * err / a if cal_t else latent
+            cand = latent - step * step_t * err / a if cal_t else latent
             cand_pve = pve_latent
             if cal_pve:
                 cand_pve = float(np.clip(pve_latent * (pve_goal / (pve_goal + pve_err)) ** step, 0.01, 0.95))
@@ -383,9 +398,12 @@ def sample_pheno(
             # the shifts converge (a capped locus re-choosing its ridge made the rounds overshoot). A binary trait's
             # latent targets move in large steps, which may take a locus past its variance cap: its ridges are
             # re-chosen each round
-            y2, info2 = build(cand, cand_pve, None if model.binary else info.get("locus_ridge"))
+            keep = None if model.binary or "locus_ridge" not in info else (info["locus_ridge"], info["locus_joint"])
+            y2, info2 = build(cand, cand_pve, keep)
             err2, pve_err2, score2 = errors(y2)
             if score2 < score:
+                if cal_t and not model.binary:
+                    step_t = np.where(err2 * err < 0, 0.5 * step_t, step_t)
                 latent, pve_latent, y, info = cand, cand_pve, y2, info2
                 err, pve_err, score = err2, pve_err2, score2
             else:  # overshot (a binary trait's statistics move in steps): halve the step
@@ -408,7 +426,7 @@ def sample_pheno(
                 UtW,
                 swap_X,
                 lambda yy: errors(yy, swap_X, swap_t),
-                classes=(swap_t, *_class_bounds(swap_t, thr)) if by_class else None,
+                classes=(swap_t, *_class_bounds(swap_t, thr, HIT_MARGIN / 2)) if by_class else None,
             )
             if n_swaps:
                 err, pve_err, _ = errors(y)
