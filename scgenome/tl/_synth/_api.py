@@ -253,7 +253,7 @@ def synthesize(
         Re-solve the locus effects on the synthetic genotypes so that each locus SNP's LMM Wald statistic
         equals its real one scaled by ``sqrt(n_synthetic / n_real)`` (complete cases of each: the evidence a
         cohort of the synthetic size would carry), with the polygenic term and noise GLS-orthogonal to the
-        covariates and locus SNPs; three calibration rounds then run the Wald test of
+        covariates and locus SNPs; six calibration rounds then run the Wald test of
         :func:`scgenome.tl.gwas` on the locus SNPs and correct the remaining error (``locus_t_rms_error``
         in ``phenotype_models``). Binary traits get the same on their latent trait; cutting it adds noise of
         about ``sqrt(1 - a^2)`` to each statistic (``a`` the attenuation, see Notes), which the calibration then
