@@ -311,7 +311,8 @@ def synthesize(
     - ``obs``: synthetic ids ``syn0, syn1, ...``, the phenotype and covariate columns (missing values
       follow whole rows of the real missingness pattern) and ``synth_group`` (structure group);
     - ``uns["synthesis"]``: ``params`` (all options), ``phenotype_models`` (per phenotype: binary, vg, ve,
-      lead SNPs and effects, covariate effects, locus ridges and variances, polygenic and noise scales, calibration
+      lead SNPs and effects, covariate effects, locus ridges (``locus_ridge``; ``locus_joint``: the loci solved
+      jointly) and variances, polygenic and noise scales, calibration
       errors ``locus_t_rms_error_first`` and ``locus_t_rms_error``, ``label_swaps`` and ``label_swap_snps``
       (binary), ``locus_pvalue_used``,
       ``locus_snps_constant`` where any), ``hmm``

@@ -372,15 +372,21 @@ def sample_pheno(
         # a binary trait's statistics miss their goals by more than the calibration error of a quantitative one: its
         # score also weighs a statistic on the wrong side of a hit threshold (CLASS_WEIGHT)
         by_class = model.binary and cal_t and len(thr) > 0
+        goal_class = _class_bounds(goal, thr) if by_class else None
 
-        def errors(yy: np.ndarray, X: np.ndarray | None = UtX, tt: np.ndarray | None = goal) -> tuple:
+        def errors(
+            yy: np.ndarray,
+            X: np.ndarray | None = UtX,
+            tt: np.ndarray | None = goal,
+            classes: tuple[np.ndarray, np.ndarray] | None = goal_class,
+        ) -> tuple:
             """Errors of the Wald statistics of the rotated SNPs ``X`` against ``tt`` and of the PVE; their score."""
             uy = U.T @ yy
             e_t = _wald_t(s, UtW, uy, X) - tt if cal_t else np.zeros(1)
             e_p = fit_null(s, UtW, uy).pve - pve_goal if cal_pve else 0.0
             sq = e_t**2
-            if by_class:
-                sq = sq + CLASS_WEIGHT * _hinge(tt + e_t, *_class_bounds(tt, thr, HIT_MARGIN / 2)) ** 2
+            if classes is not None:
+                sq = sq + CLASS_WEIGHT * _hinge(tt + e_t, *classes) ** 2
             return e_t, e_p, float(np.sqrt(np.mean(sq))) + 20.0 * abs(e_p)
 
         err, pve_err, score = errors(y)
@@ -418,6 +424,7 @@ def sample_pheno(
                 live = _varying(check[0], W1)
                 swap_X = np.column_stack([UtX, U.T @ check[0][:, live].astype(np.float64)])
                 swap_t = np.concatenate([goal, np.asarray(check[1], dtype=float)[live]])
+            swap_class = _class_bounds(swap_t, thr) if by_class else None
             y, n_swaps = _swap_refine(
                 y,
                 info["_fit"][3],
@@ -425,8 +432,8 @@ def sample_pheno(
                 U,
                 UtW,
                 swap_X,
-                lambda yy: errors(yy, swap_X, swap_t),
-                classes=(swap_t, *_class_bounds(swap_t, thr, HIT_MARGIN / 2)) if by_class else None,
+                lambda yy: errors(yy, swap_X, swap_t, swap_class),
+                classes=None if swap_class is None else (swap_t, *swap_class),
             )
             if n_swaps:
                 err, pve_err, _ = errors(y)
