@@ -735,6 +735,26 @@ def test_binary_pve_by_latent_noise():
     assert ph._match_pve_noise(s, UtW, Ub, Unoise, min(pve1 + 0.05, 0.99)) == 1.0
 
 
+def test_pve_match_reaches_past_the_first_bracket():
+    # when the loci alone take the genetic variance target (polygenic scale c0 = 0) the PVE search starts at 1e-3;
+    # it doubled only 8 times (to 0.256) and stopped there, short of the PVE (simulated strong loci: 0.357 vs 0.423)
+    from scgenome.tl._gwas._model import fit_null
+    from scgenome.tl._synth import _pheno as ph
+
+    g = sg.datasets.simulate_cohort(n_individuals=400, n_snps=400, n_chromosomes=2, rng=3)
+    X = np.asarray(g.X, dtype=np.float64)
+    Z, s, U = ph.kinship_eig(X, np.arange(g.n_vars), np.arange(g.n_obs))
+    UtW = U.T @ np.ones((g.n_obs, 1))
+    rng = np.random.default_rng(0)
+    poly = Z @ rng.normal(0.0, 0.05, Z.shape[1])  # a weak polygenic direction: the PVE needs a large scale
+    poly *= 0.05 / poly.std()
+    Uparts = U.T @ np.column_stack([poly, rng.normal(0.0, 1.0, g.n_obs)])
+    Ub = np.zeros(g.n_obs)
+    c = ph._match_pve(s, UtW, Ub, Uparts, 0.4, 0.0)
+    assert c > 1.0
+    assert fit_null(s, UtW, Ub + c * Uparts[:, 0] + Uparts[:, 1]).pve == pytest.approx(0.4, abs=1e-3)
+
+
 def test_label_swaps_bring_binary_statistics_to_their_targets():
     # cutting a latent trait adds noise to each statistic; swapping case/control pairs near the cut (prevalence kept)
     # brings the Wald statistics of tl.gwas closer to their targets, and never makes the calibration score worse

@@ -687,7 +687,8 @@ def _match_pve(
     lo, hi = 0.0, max(c0, 1e-3)
     if gap(lo) >= 0:
         return 0.0
-    for _ in range(8):
+    # doubling from c0 (or from 1e-3 when the loci alone take the variance target, c0 = 0): up to 2^30 times
+    for _ in range(30):
         if gap(hi) >= 0:
             break
         lo, hi = hi, 2.0 * hi
