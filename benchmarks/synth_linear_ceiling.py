@@ -2,8 +2,8 @@
 
 Usage: ``python benchmarks/synth_linear_ceiling.py`` (needs ../shared/data/mouse-hs1940). Threads are pinned to 2.
 
-The HS1940 linear-model GWAS of CD8 (no kinship) has lambda_GC 18.7 and 2,000 hits at 1e-8 on all
-chromosomes: its statistics are the marginal correlations of CD8 with each SNP, driven by the relatedness.
+The HS1940 linear-model GWAS of CD8 (no kinship) has lambda_GC about 20 (printed) and 2,000 hits at 1e-8 on
+all chromosomes: its statistics are the marginal correlations of CD8 with each SNP, driven by the relatedness.
 For a genome ``G`` (n x p, standardised SNPs) and a phenotype ``y`` (sd 1), those correlations are
 ``r = G'y / n``, so every phenotype a synthetic cohort could carry gives an ``r`` in the row space of its
 genome. For each genome this script finds

@@ -32,15 +32,16 @@ N, P = 1220, 20_000
 SIM = {"n_causal": 3, "heritability": 0.6, "causal_fraction": 0.7, "relatedness": 0.05, "prevalence": 0.5}
 
 
-def lead_ld(train, syn, phenotype):
-    """Mean r^2 of each lead's 5 cM window with the lead: training and synthetic genotypes."""
+def lead_ld(train, syn):
+    """Mean r^2 of each lead's 5 cM window with the lead (leads of ``train.var["lmm_pval"]``): training / synthetic."""
     pv = train.var["lmm_pval"].to_numpy()
     coord, chrom = _coords(train.var), train.var["chrom"].astype(str).to_numpy()
+    genomes = [np.asarray(train.X, float), np.asarray(syn.X, float)]
     out = []
     for j in clump(pv, coord, chrom, 1e-5, 5.0):
         idx = np.flatnonzero((chrom == chrom[j]) & (np.abs(coord - coord[j]) < 5.0))
         r2 = []
-        for X in (np.asarray(train.X, float), np.asarray(syn.X, float)):
+        for X in genomes:
             Z = X[:, idx] - X[:, idx].mean(0)
             z = X[:, j] - X[:, j].mean()
             r2.append(np.mean((Z.T @ z) ** 2 / ((Z * Z).sum(0) * (z @ z) + 1e-12)))
@@ -71,7 +72,7 @@ def main():
             fid = tabs["fidelity"]["value"]
             m = syn.uns["synthesis"]["phenotype_models"][ph]
             print(f"\n=== structure {structure!r}, {ph}: fit + sample {fit:.1f} s")
-            print(f"lead windows' LD with the lead, mean r^2 training / synthetic: {lead_ld(train, syn, ph)}")
+            print(f"lead windows' LD with the lead, mean r^2 training / synthetic: {lead_ld(train, syn)}")
             for th in (1e-8, 5e-8, 1e-5):
                 s, loc = g.loc[("snp", th)], g.loc[("locus", th)]
                 print(

@@ -741,15 +741,12 @@ def test_pve_match_reaches_past_the_first_bracket():
     from scgenome.tl._gwas._model import fit_null
     from scgenome.tl._synth import _pheno as ph
 
-    g = sg.datasets.simulate_cohort(n_individuals=400, n_snps=400, n_chromosomes=2, rng=3)
-    X = np.asarray(g.X, dtype=np.float64)
-    Z, s, U = ph.kinship_eig(X, np.arange(g.n_vars), np.arange(g.n_obs))
-    UtW = U.T @ np.ones((g.n_obs, 1))
+    _, _, s, U, UtW, _, _, _ = _swap_setup()
     rng = np.random.default_rng(0)
-    poly = Z @ rng.normal(0.0, 0.05, Z.shape[1])  # a weak polygenic direction: the PVE needs a large scale
+    poly = U @ (np.sqrt(s) * rng.normal(0.0, 1.0, len(s)))  # a draw from the kinship, made weak: a large scale needed
     poly *= 0.05 / poly.std()
-    Uparts = U.T @ np.column_stack([poly, rng.normal(0.0, 1.0, g.n_obs)])
-    Ub = np.zeros(g.n_obs)
+    Uparts = U.T @ np.column_stack([poly, rng.normal(0.0, 1.0, U.shape[0])])
+    Ub = np.zeros(U.shape[0])
     c = ph._match_pve(s, UtW, Ub, Uparts, 0.4, 0.0)
     assert c > 1.0
     assert fit_null(s, UtW, Ub + c * Uparts[:, 0] + Uparts[:, 1]).pve == pytest.approx(0.4, abs=1e-3)
