@@ -684,18 +684,11 @@ def _match_pve(
             seen[c] = fit_null(s, UtW, Ub + c * Uparts[:, 0] + d * Uparts[:, 1]).pve - target
         return seen[c]
 
-    lo, hi = 0.0, max(c0, 1e-3)
-    if gap(lo) >= 0:
+    if gap(0.0) >= 0:
         return 0.0
-    # doubling from c0 (or from 1e-3 when the loci alone take the variance target, c0 = 0): up to 2^30 times
-    for _ in range(30):
-        if gap(hi) >= 0:
-            break
-        lo, hi = hi, 2.0 * hi
-    else:
-        return hi
-    # Brent's method to the width 14 bisection steps would leave (about a third of the null-model fits)
-    return float(optimize.brentq(gap, lo, hi, xtol=(hi - lo) * 2.0**-15, rtol=1e-12))
+    # doubling from c0 (or from 1e-3 when the loci alone take the variance target, c0 = 0) up to 2^30 times; Brent's
+    # method to the width 14 bisection steps would leave (about a third of the null-model fits)
+    return _doubling_brent(gap, 0.0, max(c0, 1e-3), 31, lambda lo, hi: (hi - lo) * 2.0**-15, 1e-12)
 
 
 def _match_pve_noise(s: np.ndarray, UtW: np.ndarray, Ub: np.ndarray, Unoise: np.ndarray, target: float) -> float:
@@ -705,17 +698,33 @@ def _match_pve_noise(s: np.ndarray, UtW: np.ndarray, Ub: np.ndarray, Unoise: np.
     falls with ``d``.
     """
 
-    def gap(d: float) -> float:
-        return fit_null(s, UtW, Ub + d * Unoise).pve - target
+    def excess(d: float) -> float:  # rises with d
+        return target - fit_null(s, UtW, Ub + d * Unoise).pve
 
-    lo, hi = 1.0, 2.0
-    if gap(lo) <= 0:
+    if excess(1.0) >= 0:
         return 1.0
-    while gap(hi) > 0:
-        if hi >= 16.0:
-            return hi
-        lo, hi = hi, 2.0 * hi
-    return float(optimize.brentq(gap, lo, hi, xtol=1e-3, rtol=1e-6))
+    return _doubling_brent(excess, 1.0, 2.0, 4, lambda lo, hi: 1e-3, 1e-6)
+
+
+def _doubling_brent(
+    f: Callable[[float], float],
+    lo: float,
+    hi: float,
+    n_checks: int,
+    xtol: Callable[[float, float], float],
+    rtol: float,
+) -> float:
+    """Root of ``f``, negative at ``lo`` and rising through 0 once: a doubling bracket, then Brent's method.
+
+    ``hi`` doubles (``lo`` following) until ``f(hi) >= 0``, at most ``n_checks`` values of ``hi`` (the last one is
+    returned when ``f`` stays negative there); Brent's method then runs on ``[lo, hi]`` to ``xtol(lo, hi)``.
+    """
+    for k in range(n_checks):
+        if f(hi) >= 0:
+            return float(optimize.brentq(f, lo, hi, xtol=xtol(lo, hi), rtol=rtol))
+        if k < n_checks - 1:
+            lo, hi = hi, 2.0 * hi
+    return hi
 
 
 def _cut(liability: np.ndarray, prevalence: float) -> float:
