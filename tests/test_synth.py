@@ -863,3 +863,88 @@ def test_subthreshold_peaks_keep_their_statistics(split):
     assert info["locus_t_rms_error"] < 0.1
     with pytest.raises(ValueError, match="subthreshold_pvalue"):
         sg.tl.synthesize(train, subthreshold_pvalue=1.0, **kw)
+
+
+def _within_ld(X: np.ndarray, labels: np.ndarray, chrom: np.ndarray) -> float:
+    """Mean r^2 of adjacent SNPs on one chromosome, within each population (pooled over populations)."""
+    out = []
+    for u in np.unique(labels):
+        for c in np.unique(chrom):
+            A = X[labels == u][:, chrom == c].astype(float)
+            A = A - A.mean(0)
+            a, b = A[:, :-1], A[:, 1:]
+            den = (a * a).sum(0) * (b * b).sum(0)
+            ok = den > 0
+            out.append(np.mean((a * b).sum(0)[ok] ** 2 / den[ok]))
+    return float(np.mean(out))
+
+
+def test_populations_fitted_apart_keep_their_ld_and_frequencies():
+    # three populations of 16 founders each (no shared haplotypes): eight clusters shared by all three average
+    # their allele frequencies; one model per population keeps each population's LD and frequencies
+    g = sg.datasets.simulate_cohort(n_individuals=450, n_snps=1200, n_chromosomes=2, fst=0.1, rng=2)
+    labels = g.obs["population"].astype(str).to_numpy()
+    chrom = g.var["chrom"].astype(str).to_numpy()
+    X = np.asarray(g.X)
+    real_ld = _within_ld(X, labels, chrom)
+    shared = sg.tl.synthesize(g, n_iter=6, rng=0)
+    apart = sg.tl.synthesize(g, populations="population", n_iter=6, rng=0)
+    assert "synth_population" not in shared.obs
+    pops = apart.obs["synth_population"]
+    assert list(pops.cat.categories) == sorted(set(labels))
+    assert apart.uns["synthesis"]["hmm"]["populations"] == sorted(set(labels))
+    assert len(apart.uns["synthesis"]["hmm"]["rho"]) == 3
+    assert apart.uns["synthesis"]["params"]["populations"] == "population"
+    # the synthetic population frequencies follow the real ones (multinomial draw of 450)
+    real_freq = pd.Series(labels).value_counts(normalize=True).sort_index()
+    syn_freq = pops.value_counts(normalize=True).sort_index()
+    assert np.abs(real_freq.to_numpy() - syn_freq.to_numpy()).max() < 0.08
+    # each synthetic population's allele frequencies follow its own real population, not the others
+    Xs = np.asarray(apart.X)
+    for u in real_freq.index:
+        af_syn = Xs[pops.to_numpy() == u].mean(0)
+        r = {v: np.corrcoef(af_syn, X[labels == v].mean(0))[0, 1] for v in real_freq.index}
+        assert max(r, key=r.get) == u
+        assert r[u] > 0.97
+    # within-population LD (the shared model's populations: k-means on its own genotypes): the shared clusters
+    # lose a good part of it, the models apart (given labels or k-means clusters) keep nearly all of it
+    ld_apart = _within_ld(Xs, pops.to_numpy(), chrom)
+    k3 = sg.tl.synthesize(g, populations=3, n_iter=6, rng=0)
+    assert k3.obs["synth_population"].nunique() == 3
+    ld_shared_kmeans = _within_ld(np.asarray(shared.X), _kmeans3(np.asarray(shared.X)), chrom)
+    # measured: real 0.318, shared 0.175, apart 0.284 (labels) and 0.281 (k-means)
+    assert ld_apart > 0.85 * real_ld
+    assert ld_shared_kmeans < 0.75 * real_ld
+    assert _within_ld(np.asarray(k3.X), k3.obs["synth_population"].to_numpy(), chrom) > 0.85 * real_ld
+
+
+def _kmeans3(X: np.ndarray) -> np.ndarray:
+    from sklearn.cluster import KMeans
+
+    Xc = X - X.mean(0)
+    U, S, _ = np.linalg.svd(Xc, full_matrices=False)
+    return KMeans(n_clusters=3, n_init=4, random_state=0).fit(U[:, :5] * S[:5]).labels_
+
+
+def test_populations_errors_and_one_population(split):
+    _, train = split
+    before = train.copy()
+    with pytest.raises(ValueError, match="not found"):
+        sg.tl.synthesize(train, populations="nope", n_iter=1, rng=0)
+    t2 = train.copy()
+    t2.obs["anc"] = ["a"] * (t2.n_obs - 10) + [np.nan] * 10
+    with pytest.raises(ValueError, match="missing labels"):
+        sg.tl.synthesize(t2, populations="anc", n_iter=1, rng=0)
+    t2.obs["anc"] = ["a"] * (t2.n_obs - 10) + ["b"] * 10
+    with pytest.raises(ValueError, match="fewer than min_group_size"):
+        sg.tl.synthesize(t2, populations="anc", n_iter=1, rng=0)
+    for bad in (0, 1.5):
+        with pytest.raises(ValueError, match="positive number of clusters"):
+            sg.tl.synthesize(train, populations=bad, n_iter=1, rng=0)
+    pd.testing.assert_frame_equal(train.obs, before.obs)
+    # one population (a constant column, or one cluster) is the single model, bit for bit
+    t2.obs["anc"] = "a"
+    one = sg.tl.synthesize(t2, populations="anc", n_iter=2, rng=0)
+    none = sg.tl.synthesize(t2, n_iter=2, rng=0)
+    np.testing.assert_array_equal(np.asarray(one.X), np.asarray(none.X))
+    assert "synth_population" not in one.obs
