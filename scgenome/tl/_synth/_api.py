@@ -462,8 +462,9 @@ def synthesize(
         "group_pooling": group_pooling,
         "match_heterozygosity": match_heterozygosity,
     }
+    ordered = codes[:, order]
     if pop_codes is None:
-        scodes, syn_group, hmm_info = _genotypes(codes[:, order], Ximp, dist, slices, m, rng, **hmm_kw)
+        scodes, syn_group, hmm_info = _genotypes(ordered, Ximp, dist, slices, m, rng, **hmm_kw)
         syn_pop = None
     else:
         # each population its own HMM (clusters, allele frequencies, structure groups); the synthetic individuals
@@ -472,13 +473,14 @@ def synthesize(
         syn_pop = rng.choice(n_pop, size=m, p=np.bincount(pop_codes, minlength=n_pop) / n)
         scodes = np.empty((m, len(order)), dtype=np.int8)
         syn_group = np.empty(m, dtype=np.int64)
-        parts = []
+        parts, offset = [], 0
         for u in range(n_pop):
             sel, rows = pop_codes == u, syn_pop == u
             logger.info("population %r: %d training individuals, %d synthetic", pop_names[u], sel.sum(), rows.sum())
-            s_u, g_u, info = _genotypes(codes[sel][:, order], Ximp[sel], dist, slices, int(rows.sum()), rng, **hmm_kw)
+            s_u, g_u, info = _genotypes(ordered[sel], Ximp[sel], dist, slices, int(rows.sum()), rng, **hmm_kw)
             scodes[rows] = s_u
-            syn_group[rows] = g_u + sum(p["n_groups_fitted"] for p in parts)
+            syn_group[rows] = g_u + offset
+            offset += info["n_groups_fitted"]
             parts.append(info)
         hmm_info = {
             "populations": list(pop_names),
