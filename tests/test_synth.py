@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 import scgenome as sg
+from scgenome.tl._synth._api import structure_groups
 from scgenome.tl._synth._pheno import copula_fit, copula_sample
 from scgenome.tl._synth._report import hit_prf, locus_prf, longest_identical_run, window_match_share
 
@@ -911,19 +912,13 @@ def test_populations_fitted_apart_keep_their_ld_and_frequencies():
     ld_apart = _within_ld(Xs, pops.to_numpy(), chrom)
     k3 = sg.tl.synthesize(g, populations=3, n_iter=6, rng=0)
     assert k3.obs["synth_population"].nunique() == 3
-    ld_shared_kmeans = _within_ld(np.asarray(shared.X), _kmeans3(np.asarray(shared.X)), chrom)
+    ld_shared_kmeans = _within_ld(
+        np.asarray(shared.X), structure_groups(np.asarray(shared.X, float), 3, 10, np.random.default_rng(0)), chrom
+    )
     # measured: real 0.318, shared 0.175, apart 0.284 (labels) and 0.281 (k-means)
     assert ld_apart > 0.85 * real_ld
     assert ld_shared_kmeans < 0.75 * real_ld
     assert _within_ld(np.asarray(k3.X), k3.obs["synth_population"].to_numpy(), chrom) > 0.85 * real_ld
-
-
-def _kmeans3(X: np.ndarray) -> np.ndarray:
-    from sklearn.cluster import KMeans
-
-    Xc = X - X.mean(0)
-    U, S, _ = np.linalg.svd(Xc, full_matrices=False)
-    return KMeans(n_clusters=3, n_init=4, random_state=0).fit(U[:, :5] * S[:5]).labels_
 
 
 def test_populations_errors_and_one_population(split):
