@@ -1,7 +1,7 @@
 """A cohort the size of Gretel's CFW study (1,220 mice x 92,734 SNPs): time and memory of ``sg.tl.synthesize``.
 
 Usage: ``python benchmarks/synth_scale.py ['{"recombination_scale": 3}']`` (optional JSON: keyword arguments of
-``sg.tl.synthesize``, the privacy knobs). No data needed: the cohort is simulated; about 17 minutes. Threads are
+``sg.tl.synthesize``, the privacy knobs). No data needed: the cohort is simulated; about 7 minutes. Threads are
 pinned to 2.
 
 Gretel + Illumina (2021) synthesized 1,220 CFW mice x 92,734 SNPs with about 4,700 LSTMs in about 36 hours on

@@ -943,3 +943,44 @@ def test_populations_errors_and_one_population(split):
     none = sg.tl.synthesize(t2, n_iter=2, rng=0)
     np.testing.assert_array_equal(np.asarray(one.X), np.asarray(none.X))
     assert "synth_population" not in one.obs
+
+
+def test_large_cohort_paths_work_in_blocks():
+    # the paths that keep a Gretel-size cohort's memory down (1,098 x 92,734: report peak 6.5 -> 1.5 GiB over its
+    # input at 30,000 SNPs) give the numbers of the whole-matrix ones
+    from scgenome.tl._synth import _pheno as ph
+    from scgenome.tl._synth._report import _top_axes, pair_r2
+
+    r = np.random.default_rng(0)
+    X = r.integers(0, 3, (120, 300)).astype(float)
+    X[:, 7] = 1.0  # monomorphic: NaN
+    ii, jj = r.integers(0, 300, 2000), r.integers(0, 300, 2000)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ref = np.array([np.corrcoef(X[:, i], X[:, j])[0, 1] ** 2 for i, j in zip(ii, jj, strict=True)])
+    for block in (50, 1000, 2**24):  # one column per block, a few, all at once
+        np.testing.assert_allclose(pair_r2(X, ii, jj, block=block), ref, rtol=1e-10, atol=1e-12)
+    assert np.isnan(pair_r2(X, ii, jj)[(ii == 7) | (jj == 7)]).all()
+
+    # PCA axes from the n x n eigenpairs: the SVD's, signed so that the largest loading is positive
+    Z = X[:, np.arange(300) != 7] - X[:, np.arange(300) != 7].mean(0)
+    V, Vt = _top_axes(Z, 10), np.linalg.svd(Z, full_matrices=False)[2][:10]
+    np.testing.assert_allclose(np.abs((V * Vt).sum(1)), 1.0, atol=1e-10)
+    assert np.all(V[np.arange(10), np.abs(V).argmax(1)] > 0)
+    assert _top_axes(Z[:4], 10).shape == (4, Z.shape[1])
+
+    # sample_pheno on the analysed rows of the whole synthetic matrix (indexed inside) = on a copy of those rows
+    g = sg.datasets.simulate_cohort(n_individuals=200, n_snps=500, n_chromosomes=2, rng=4)
+    Xr = np.asarray(g.X, dtype=np.float64)
+    y, W = g.obs["pheno"].to_numpy(), g.obs[["sex"]].to_numpy(dtype=float)
+    snp_idx, lead = np.arange(g.n_vars), np.array([10, 250])
+    pm = ph.fit_pheno(
+        Xr, y, W, name="pheno", lead_idx=lead, snp_idx=snp_idx, vg=0.5, ve=0.5, rng=np.random.default_rng(0)
+    )
+    Xs = np.asarray(sg.datasets.simulate_cohort(n_individuals=150, n_snps=500, n_chromosomes=2, rng=5).X, float)
+    rows = np.sort(r.choice(150, 120, replace=False))
+    Ws, noise = r.integers(0, 2, (120, 1)).astype(float), r.normal(size=120)
+    eig = ph.kinship_eig(Xs, snp_idx, rows)
+    kw = {"target_t": np.array([5.0, -3.0]), "target_pve": 0.4, "eig": eig}
+    a = ph.sample_pheno(pm, Xs, Ws, noise, rows=rows, **kw)
+    b = ph.sample_pheno(pm, Xs[rows], Ws, noise, **kw)
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-9 * np.abs(b).max())

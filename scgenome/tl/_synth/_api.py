@@ -450,6 +450,7 @@ def synthesize(
     # missing in the synthetic cohort (there is nothing to sample them from)
     unobserved = miss.all(0)
     Ximp = mean_impute(X, miss)
+    del X, miss  # the working copies held below are Ximp (float64), the codes (int8) and the synthetic Xs
     pop_codes, pop_names = _population_labels(Ximp, geno, ptab, populations, min_group_size)
     hmm_kw = {
         "n_groups": n_groups,
@@ -463,6 +464,7 @@ def synthesize(
         "match_heterozygosity": match_heterozygosity,
     }
     ordered = codes[:, order]
+    del codes
     if pop_codes is None:
         scodes, syn_group, hmm_info = _genotypes(ordered, Ximp, dist, slices, m, rng, **hmm_kw)
         syn_pop = None
@@ -601,7 +603,7 @@ def synthesize(
                         check = (Xs[np.ix_(rows, window)], wald_t[window] * size)
                 ys[rows], ys[other] = sample_pheno(
                     pm,
-                    Xs[rows],
+                    Xs,
                     Ws[rows],
                     noise[rows, j],
                     target_t=tt,
@@ -611,6 +613,7 @@ def synthesize(
                     diagnostics=diag,
                     check=check,
                     hit_thresholds=hit_thresholds,
+                    rows=rows,  # the analysed rows of Xs, indexed inside (no copy of the whole matrix)
                 )
                 diag["locus_pvalue_used"] = float(pmax)
                 if diag.get("polygenic_scale", 1.0) > 0 or attempt == len(tries) - 1 or len(lead) == 0:
@@ -635,6 +638,8 @@ def synthesize(
                 "prevalence": pm.prevalence,
                 **diag,
             }
+        eig_cache.clear()  # the centred genotype matrices (real and synthetic) are not needed any more
+    Ximp = ordered = None  # freed (the kinship closure above refers to Ximp)
     obs["synth_group"] = syn_group
     extra = ["synth_group"]
     if syn_pop is not None:
@@ -643,7 +648,8 @@ def synthesize(
     obs = obs[[*phenotypes, *covariates, *extra]]
 
     dtype = geno.X.dtype if np.issubdtype(geno.X.dtype, np.floating) else np.float32
-    out = AnnData(Xs.astype(dtype), obs=obs, var=geno.var.copy())
+    out = AnnData(Xs.astype(dtype, copy=False), obs=obs, var=geno.var.copy())
+    Xs = None  # the output holds its own copy (or this very array)
     out.uns["synthesis"] = {
         "params": {
             "method": method,

@@ -61,7 +61,7 @@ class PhenoModel:
 
 def centred_snps(X: np.ndarray, snp_idx: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """``Z = (X[rows][:, snp_idx] - column means) / sqrt(p)``: the centred kinship of those rows is ``Z Z'``."""
-    Z = X[np.ix_(rows, snp_idx)].astype(np.float64)
+    Z = X[np.ix_(rows, snp_idx)].astype(np.float64, copy=False)  # the fancy index already copied
     Z -= Z.mean(0)
     Z /= np.sqrt(len(snp_idx))
     return Z
@@ -149,14 +149,16 @@ def fit_pheno(
     ``eig``: :func:`kinship_eig` of those rows, when already computed.
     """
     ok = ~np.isnan(y)
-    Xo, yo, Wo = X[ok], y[ok].astype(np.float64), W[ok]
+    lead_idx = np.asarray(lead_idx, dtype=np.int64)
+    # only the locus SNPs' dosages are needed here (the kinship comes in ``eig``): no copy of the whole matrix
+    XL, yo, Wo = X[np.ix_(np.flatnonzero(ok), lead_idx)], y[ok].astype(np.float64), W[ok]
     if eig is None:
         eig = kinship_eig(X, snp_idx, np.flatnonzero(ok))
     binary = is_binary(yo)
-    lead_idx = np.asarray(lead_idx, dtype=np.int64)
     blocks = np.zeros(len(lead_idx), dtype=np.int64) if blocks is None else np.asarray(blocks, dtype=np.int64)
     ub = np.unique(blocks)
-    coef, u, trace_g, coef_lo = _gls_and_posterior(Xo, yo, Wo, lead_idx, eig, vg, ve, rng, ridge, draw)
+    nl = np.arange(len(lead_idx))
+    coef, u, trace_g, coef_lo = _gls_and_posterior(XL, yo, Wo, nl, eig, vg, ve, rng, ridge, draw)
     q = Wo.shape[1]
     return PhenoModel(
         name=name,
@@ -165,16 +167,16 @@ def fit_pheno(
         cov_effects=coef[1 : 1 + q],
         lead_idx=lead_idx,
         lead_effects=coef[1 + q :],
-        lead_means=Xo[:, lead_idx].mean(0) if len(lead_idx) else np.zeros(0),
+        lead_means=XL.mean(0) if len(lead_idx) else np.zeros(0),
         snp_idx=snp_idx,
         u=u,
         vg=float(vg),
         ve=float(ve),
         trace_g=trace_g,
         prevalence=float(yo.mean()) if binary else np.nan,
-        locus_var=float(np.var(Xo[:, lead_idx] @ coef[1 + q :])) if len(lead_idx) else 0.0,
+        locus_var=float(np.var(XL @ coef[1 + q :])) if len(lead_idx) else 0.0,
         locus_blocks=blocks,
-        locus_var_blocks=np.array([np.var(Xo[:, lead_idx[blocks == b]] @ coef_lo[1 + q :][blocks == b]) for b in ub]),
+        locus_var_blocks=np.array([np.var(XL[:, blocks == b] @ coef_lo[1 + q :][blocks == b]) for b in ub]),
     )
 
 
@@ -192,6 +194,7 @@ def sample_pheno(
     diagnostics: dict | None = None,
     check: tuple[np.ndarray, np.ndarray] | None = None,
     hit_thresholds: tuple[float, ...] = (),
+    rows: np.ndarray | None = None,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Synthetic phenotype values from synthetic dosages ``Xs``, covariates ``Ws`` and standard-normal ``noise``.
 
@@ -230,11 +233,15 @@ def sample_pheno(
     variance of the variance-matched scale: the synthetic ``vg`` and ``ve`` then both follow the real ones. A binary
     trait whose loci alone exceed the latent PVE gets more latent noise instead (:func:`_match_pve_noise`).
 
+    ``rows``: the analysed individuals, as row indices into ``Xs`` (default: all of them); ``Ws`` and ``noise`` belong
+    to those rows. Only the locus SNPs' columns and the SNP means are read from ``Xs`` (no copy of the whole matrix).
+
     ``extra = (Xe, We, noise_e)``: individuals outside the analysed set (e.g. a covariate missing) get values
     from the same fitted model (locus effects, polygenic scale, liability threshold) without the exact
     projections; ``(y, y_extra)`` is then returned.
     """
-    m = Xs.shape[0]
+    rows = np.arange(Xs.shape[0]) if rows is None else np.asarray(rows)
+    m = len(rows)
     W1 = np.column_stack([np.ones(m), Ws])
     if m < MIN_MATCHED or np.linalg.matrix_rank(W1) < W1.shape[1]:
         # too few synthetic individuals to match statistics or a PVE on: the fitted model as it is
@@ -242,17 +249,17 @@ def sample_pheno(
     elif target_t is not None:
         # a locus SNP constant (or a combination of the covariates) among the synthetic individuals of a small
         # cohort has no statistic to match, and its effect is absorbed by the intercept and covariates
-        live = _varying(Xs[:, model.lead_idx], W1)
+        live = _varying(Xs[np.ix_(rows, model.lead_idx)], W1)
         if not live.all():
             model = _keep_locus_snps(model, live)
             target_t = np.asarray(target_t)[live]
             if diagnostics is not None:
                 diagnostics["locus_snps_constant"] = int((~live).sum())
-    Zs, s, U = eig if eig is not None else kinship_eig(Xs, model.snp_idx, np.arange(m))
+    Zs, s, U = eig if eig is not None else kinship_eig(Xs, model.snp_idx, rows)
     g = Zs @ model.u
     g_mean = g.mean()
     g -= g_mean
-    Xl = Xs[:, model.lead_idx].astype(np.float64)
+    Xl = Xs[np.ix_(rows, model.lead_idx)].astype(np.float64)
     F = np.column_stack([np.ones(m), Ws, Xl])
     q0 = 1 + Ws.shape[1]
     lam = model.vg / model.ve
@@ -289,7 +296,7 @@ def sample_pheno(
         parts = parts - F @ coef
     UtW = U.T @ np.column_stack([np.ones(m), Ws])
     Uparts = U.T @ parts
-    trace_syn = float((Zs * Zs).sum() / m)
+    trace_syn = float(np.einsum("ij,ij->", Zs, Zs) / m)  # no m x p temporary
     target = model.vg * trace_syn
 
     def solve_loci(
@@ -450,7 +457,12 @@ def sample_pheno(
         return y
     # individuals outside the analysed set: the same fitted model, without the exact projections
     Xe, We, ne = extra
-    Ze = (Xe[:, model.snp_idx] - Xs[:, model.snp_idx].mean(0)) / np.sqrt(len(model.snp_idx))
+    # the analysed rows' SNP means, a block of columns at a time (no copy of the whole matrix)
+    idx = model.snp_idx
+    mu = np.concatenate(
+        [Xs[np.ix_(rows, idx[i : i + 4096])].mean(0) for i in range(0, len(idx), 4096)] or [np.zeros(0)]
+    )
+    Ze = (Xe[:, idx] - mu) / np.sqrt(len(idx))
     ye = model.intercept + We @ model.cov_effects + Xe[:, model.lead_idx] @ beta + c * (Ze @ model.u - g_mean)
     ye = ye + dn * np.sqrt(model.ve) * ne
     if model.binary:

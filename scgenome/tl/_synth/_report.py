@@ -99,15 +99,21 @@ def ld_pairs(X: np.ndarray, coord_bp: np.ndarray, chrom: np.ndarray, max_dist: f
     return np.concatenate(ii), np.concatenate(jj), np.concatenate(dd)
 
 
-def pair_r2(X: np.ndarray, ii: np.ndarray, jj: np.ndarray, chunk: int = 200_000) -> np.ndarray:
-    """Squared correlation of SNP columns for the given pairs (NaN when monomorphic)."""
+def pair_r2(X: np.ndarray, ii: np.ndarray, jj: np.ndarray, block: int = 2**24) -> np.ndarray:
+    """Squared correlation of SNP columns for the given pairs (NaN when monomorphic).
+
+    Works on blocks of about ``block`` matrix elements (128 MiB of float64 per temporary) whatever the cohort size.
+    """
     Z = X - X.mean(0)
-    sd = np.sqrt((Z * Z).mean(0))
+    cols = max(1, block // max(Z.shape[0], 1))
+    sd = np.concatenate(
+        [np.sqrt((Z[:, s : s + cols] ** 2).mean(0)) for s in range(0, Z.shape[1], cols)] or [np.zeros(0)]
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
-        Z = Z / sd
+        Z /= sd
     out = np.empty(len(ii))
-    for s in range(0, len(ii), chunk):
-        out[s : s + chunk] = ((Z[:, ii[s : s + chunk]] * Z[:, jj[s : s + chunk]]).mean(0)) ** 2
+    for s in range(0, len(ii), cols):
+        out[s : s + cols] = ((Z[:, ii[s : s + cols]] * Z[:, jj[s : s + cols]]).mean(0)) ** 2
     return out
 
 
@@ -368,16 +374,19 @@ def synthesis_report(
     mu = Xtr.mean(0)
     keep = (af_r > 0.01) & (af_r < 0.99)
     sd = np.sqrt(np.maximum(Xtr[:, keep].var(0), 1e-12))
-    Zt = (Xtr[:, keep] - mu[keep]) / sd
-    Zs = (Xs[:, keep] - mu[keep]) / sd
-    Vt = np.linalg.svd(Zt, full_matrices=False)[2]
-    k = min(10, Vt.shape[0])
+    Zt, Zs = Xtr[:, keep], Xs[:, keep]  # copies, standardised in place (no further temporaries)
+    for Z in (Zt, Zs):
+        Z -= mu[keep]
+        Z /= sd
+    Vt = _top_axes(Zt, 10)
+    k = Vt.shape[0]
     pc_r, pc_s = Zt @ Vt[:k].T, Zs @ Vt[:k].T
     psd = pc_r.std(0)
     fid["pca_centroid_dist"] = float(np.sqrt((((pc_s.mean(0) - pc_r.mean(0)) / psd) ** 2).sum()))
     fid["pca_sd_ratio_pc1"] = float(pc_s[:, 0].std() / psd[0])
     fid["pca_sd_ratio_pc2"] = float(pc_s[:, 1].std() / psd[1]) if k > 1 else np.nan
     fid["classifier_auc"] = _classifier_auc(pc_r, pc_s, rng)
+    del Zt, Zs
     pca = pd.DataFrame(
         {
             "PC1": np.concatenate([pc_r[:, 0], pc_s[:, 0]]),
@@ -395,7 +404,7 @@ def synthesis_report(
     af_tab = af_tab.reindex(real.var_names)
 
     # ---------------- privacy
-    priv, dist_tab = _privacy(Xr, Xs, ho_mask, var, window, n_segment_neighbours, rng)
+    priv, dist_tab = _privacy(Xr, Xs, ho_mask, var, window, n_segment_neighbours, rng, Xtr=Xtr)
     tables = {
         "gwas": gwas_tab,
         "gwas_agreement": agreement,
@@ -462,8 +471,36 @@ def _holdout_mask(real: AnnData, holdout) -> np.ndarray:
     return mask
 
 
+def _top_axes(Z: np.ndarray, k: int) -> np.ndarray:
+    """Return the top ``k`` right singular vectors of ``Z`` as rows (``min(k, *Z.shape)`` of them).
+
+    From the eigenpairs of ``Z Z'`` (n x n): no n x p factor as a full SVD would make. Each axis's sign makes its
+    largest loading positive.
+    """
+    k = min(k, *Z.shape)
+    if k == 0:
+        return np.zeros((0, Z.shape[1]))
+    evals, U = np.linalg.eigh(Z @ Z.T)
+    evals, U = evals[::-1][:k], U[:, ::-1][:, :k]
+    live = evals > 1e-10 * max(evals[0], 1e-300)
+    V = np.zeros((k, Z.shape[1]))
+    V[live] = (U[:, live].T @ Z) / np.sqrt(evals[live])[:, None]
+    top = np.abs(V).argmax(1)
+    V *= np.where(V[np.arange(k), top] < 0, -1.0, 1.0)[:, None]
+    return V
+
+
+def _codes(X: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Genotype codes 0/1/2 (int8) of the columns ``order`` of dosages ``X``, one float64 temporary."""
+    c = X[:, order]
+    np.rint(c, out=c)
+    np.clip(c, 0, 2, out=c)
+    return c.astype(np.int8)
+
+
 def _kin_quantiles(X: np.ndarray, keep: np.ndarray, qs: list[float]) -> list[float]:
-    Z = X[:, keep] - X[:, keep].mean(0)
+    Z = X[:, keep]  # a copy, centred in place
+    Z -= Z.mean(0)
     K = Z @ Z.T / keep.sum()
     iu = np.triu_indices(len(K), 1)
     return list(np.quantile(K[iu], qs))
@@ -481,10 +518,12 @@ def _classifier_auc(pc_r: np.ndarray, pc_s: np.ndarray, rng: np.random.Generator
     return _auc(prob[y == 1], prob[y == 0])
 
 
-def _privacy(Xr, Xs, ho_mask, var, window, n_nb, rng) -> tuple[dict, pd.DataFrame]:
+def _privacy(Xr, Xs, ho_mask, var, window, n_nb, rng, Xtr=None) -> tuple[dict, pd.DataFrame]:
+    """Privacy statistics; ``Xtr``: ``Xr[~ho_mask]`` when the caller already holds it."""
     from ._api import chrom_layout
 
-    Xtr, Xho = Xr[~ho_mask], Xr[ho_mask]
+    Xtr = Xr[~ho_mask] if Xtr is None else Xtr
+    Xho = Xr[ho_mask]
     d_st = _sqdist(Xs, Xtr)
     d_tt = _sqdist(Xtr, Xtr)
     np.fill_diagonal(d_tt, np.inf)
@@ -508,8 +547,7 @@ def _privacy(Xr, Xs, ho_mask, var, window, n_nb, rng) -> tuple[dict, pd.DataFram
     priv["nn_adversarial_accuracy"] = float(0.5 * (aa_t + aa_s))
     kinds = [("syn->train", dcr_train), ("real->real", nn_tt)]
     order, slices, _, _ = chrom_layout(var)
-    codes_r = np.clip(np.rint(Xr[:, order]), 0, 2).astype(np.int8)
-    codes_s = np.clip(np.rint(Xs[:, order]), 0, 2).astype(np.int8)
+    codes_r, codes_s = _codes(Xr, order), _codes(Xs, order)
     share = window_match_share(codes_r, codes_s, slices, window)
     if ho_mask.any():
         d_sh = _sqdist(Xs, Xho)
