@@ -896,10 +896,19 @@ def test_populations_fitted_apart_keep_their_ld_and_frequencies():
     assert apart.uns["synthesis"]["hmm"]["populations"] == sorted(set(labels))
     assert len(apart.uns["synthesis"]["hmm"]["rho"]) == 3
     assert apart.uns["synthesis"]["params"]["populations"] == "population"
-    # the synthetic population frequencies follow the real ones (multinomial draw of 450)
+    # a cohort of the real size has the real populations' sizes (exact counts, in random order)
     real_freq = pd.Series(labels).value_counts(normalize=True).sort_index()
-    syn_freq = pops.value_counts(normalize=True).sort_index()
-    assert np.abs(real_freq.to_numpy() - syn_freq.to_numpy()).max() < 0.08
+    assert pops.astype(str).value_counts().sort_index().to_dict() == pd.Series(labels).value_counts().to_dict()
+    assert not (pops.to_numpy()[:-1] <= pops.to_numpy()[1:]).all()
+    # other sizes: proportional counts by largest remainders
+    from scgenome.tl._synth._api import _apportion
+
+    np.testing.assert_array_equal(_apportion(np.array([1, 1, 1]), 7), [3, 2, 2])
+    np.testing.assert_array_equal(_apportion(np.array([5, 3, 2]), 4), [2, 1, 1])
+    for m in (1, 37, 450, 1001):
+        c = _apportion(np.array([208, 205, 37]), m)
+        assert c.sum() == m
+        assert np.abs(c - m * np.array([208, 205, 37]) / 450).max() < 1
     # each synthetic population's allele frequencies follow its own real population, not the others
     Xs = np.asarray(apart.X)
     for u in real_freq.index:
