@@ -969,6 +969,13 @@ def test_large_cohort_paths_work_in_blocks():
     for block in (50, 1000, 2**24):  # one column per block, a few, all at once
         np.testing.assert_allclose(pair_r2(X, ii, jj, block=block), ref, rtol=1e-10, atol=1e-12)
     assert np.isnan(pair_r2(X, ii, jj)[(ii == 7) | (jj == 7)]).all()
+    # column-wise reductions in blocks (all columns or some, all rows or some) = on the whole selection
+    rows, cols = np.sort(r.choice(120, 90, replace=False)), r.choice(300, 200, replace=False)
+    for block in (100, 10**6):
+        np.testing.assert_array_equal(ph.column_blocks(lambda B: B.mean(0), X, block=block), X.mean(0))
+        got = ph.column_blocks(lambda B: B.var(0), X, cols, rows, block=block)
+        np.testing.assert_allclose(got, X[rows][:, cols].var(0), rtol=1e-12)
+    assert ph.column_blocks(lambda B: B.sum(0), X[:, :0]).shape == (0,)
 
     # PCA axes from the n x n eigenpairs: the SVD's, signed so that the largest loading is positive
     Z = X[:, np.arange(300) != 7] - X[:, np.arange(300) != 7].mean(0)

@@ -59,6 +59,24 @@ class PhenoModel:
     locus_var_blocks: np.ndarray = field(default_factory=lambda: np.zeros(0))  # real variance of each locus
 
 
+def column_blocks(
+    fn, X: np.ndarray, cols: np.ndarray | None = None, rows: np.ndarray | None = None, block: int = 2**24
+) -> np.ndarray:
+    """``fn`` (a column-wise reduction) over ``X[rows][:, cols]``, a block of about ``block`` elements at a time.
+
+    The blocks' results are concatenated: the whole-matrix result without its whole-matrix temporaries (per-column
+    results do not depend on the blocking). ``cols=None``: every column, as views; ``rows=None``: every row.
+    """
+    n = X.shape[0] if rows is None else len(rows)
+    cols_all = np.arange(X.shape[1]) if cols is None else cols
+    step = max(1, block // max(n, 1))
+    parts = []
+    for s in range(0, len(cols_all), step):
+        c = slice(s, s + step) if cols is None else cols[s : s + step]
+        parts.append(fn(X[:, c] if rows is None else X[np.ix_(rows, cols_all[s : s + step])]))
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
 def centred_snps(X: np.ndarray, snp_idx: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """``Z = (X[rows][:, snp_idx] - column means) / sqrt(p)``: the centred kinship of those rows is ``Z Z'``."""
     Z = X[np.ix_(rows, snp_idx)].astype(np.float64, copy=False)  # the fancy index already copied
@@ -457,12 +475,9 @@ def sample_pheno(
         return y
     # individuals outside the analysed set: the same fitted model, without the exact projections
     Xe, We, ne = extra
-    # the analysed rows' SNP means, a block of columns at a time (no copy of the whole matrix)
+    # the analysed rows' SNP means (no copy of the whole matrix)
     idx = model.snp_idx
-    mu = np.concatenate(
-        [Xs[np.ix_(rows, idx[i : i + 4096])].mean(0) for i in range(0, len(idx), 4096)] or [np.zeros(0)]
-    )
-    Ze = (Xe[:, idx] - mu) / np.sqrt(len(idx))
+    Ze = (Xe[:, idx] - column_blocks(lambda B: B.mean(0), Xs, idx, rows)) / np.sqrt(len(idx))
     ye = model.intercept + We @ model.cov_effects + Xe[:, model.lead_idx] @ beta + c * (Ze @ model.u - g_mean)
     ye = ye + dn * np.sqrt(model.ve) * ne
     if model.binary:

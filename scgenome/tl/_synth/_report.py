@@ -12,6 +12,7 @@ from ..._logging import logger
 from ..._utils import child_seed, get_rng, progress
 from ..._validation import check_nonempty
 from ._api import HIT_THRESHOLDS, _coords, _dense, mean_impute, run_gwas
+from ._pheno import column_blocks
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -105,15 +106,12 @@ def pair_r2(X: np.ndarray, ii: np.ndarray, jj: np.ndarray, block: int = 2**24) -
     Works on blocks of about ``block`` matrix elements (128 MiB of float64 per temporary) whatever the cohort size.
     """
     Z = X - X.mean(0)
-    cols = max(1, block // max(Z.shape[0], 1))
-    sd = np.concatenate(
-        [np.sqrt((Z[:, s : s + cols] ** 2).mean(0)) for s in range(0, Z.shape[1], cols)] or [np.zeros(0)]
-    )
     with np.errstate(invalid="ignore", divide="ignore"):
-        Z /= sd
+        Z /= np.sqrt(column_blocks(lambda B: (B**2).mean(0), Z, block=block))
+    step = max(1, block // max(Z.shape[0], 1))
     out = np.empty(len(ii))
-    for s in range(0, len(ii), cols):
-        out[s : s + cols] = ((Z[:, ii[s : s + cols]] * Z[:, jj[s : s + cols]]).mean(0)) ** 2
+    for s in range(0, len(ii), step):
+        out[s : s + step] = ((Z[:, ii[s : s + step]] * Z[:, jj[s : s + step]]).mean(0)) ** 2
     return out
 
 
@@ -404,7 +402,7 @@ def synthesis_report(
     af_tab = af_tab.reindex(real.var_names)
 
     # ---------------- privacy
-    priv, dist_tab = _privacy(Xr, Xs, ho_mask, var, window, n_segment_neighbours, rng, Xtr=Xtr)
+    priv, dist_tab = _privacy(Xr, Xtr, Xs, ho_mask, var, window, n_segment_neighbours, rng)
     tables = {
         "gwas": gwas_tab,
         "gwas_agreement": agreement,
@@ -518,11 +516,10 @@ def _classifier_auc(pc_r: np.ndarray, pc_s: np.ndarray, rng: np.random.Generator
     return _auc(prob[y == 1], prob[y == 0])
 
 
-def _privacy(Xr, Xs, ho_mask, var, window, n_nb, rng, Xtr=None) -> tuple[dict, pd.DataFrame]:
-    """Privacy statistics; ``Xtr``: ``Xr[~ho_mask]`` when the caller already holds it."""
+def _privacy(Xr, Xtr, Xs, ho_mask, var, window, n_nb, rng) -> tuple[dict, pd.DataFrame]:
+    """Privacy statistics; ``Xtr`` is ``Xr[~ho_mask]`` (the caller holds it already)."""
     from ._api import chrom_layout
 
-    Xtr = Xr[~ho_mask] if Xtr is None else Xtr
     Xho = Xr[ho_mask]
     d_st = _sqdist(Xs, Xtr)
     d_tt = _sqdist(Xtr, Xtr)
