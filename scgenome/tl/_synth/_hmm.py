@@ -20,6 +20,7 @@ import numba
 import numpy as np
 
 from ..._logging import logger
+from ..._utils import progress
 
 
 def _emission_tables(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -323,7 +324,7 @@ def fit_hmm(
     group = group.astype(np.int64)
     chroms = []
     total_ll = 0.0
-    for sl in chrom_slices:
+    for sl in progress(chrom_slices, desc="haplotype-cluster HMM", unit="chromosome"):
         x = np.ascontiguousarray(codes[:, sl])
         d = np.asarray(dist[sl], dtype=np.float64).copy()
         L = x.shape[1]
