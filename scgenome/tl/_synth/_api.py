@@ -232,8 +232,8 @@ def synthesize(
         ``min_group_size`` merge into the nearest one). Each population gets its own haplotype-cluster HMM (its
         own ``n_states`` clusters, allele frequencies and ``n_groups`` structure groups) and the synthetic
         individuals come from the populations in their training proportions (``synth_population`` in ``obs``;
-        exact counts up to rounding, in random order). Clusters shared by populations that carry different haplotypes average their allele
-        frequencies, which weakens the LD within each population (see the benchmarks page: three simulated
+        exact counts up to rounding, in random order). Clusters shared by populations that carry different
+        haplotypes average their allele frequencies, which weakens the LD within each population (see the benchmarks page: three simulated
         populations of F_ST 0.05, within-population r^2 of adjacent SNPs 0.233 shared, 0.307 apart, 0.330
         real). Each model sees fewer individuals, at a measured privacy cost (``benchmarks/synth_strong_loci.py``
         cohort of three populations, seeds 0-2: LMM SNP F1 at 1e-8 0.88-0.92 against 0.75-0.86 with one model, PVE

@@ -169,9 +169,10 @@ def fit_pheno(
     ok = ~np.isnan(y)
     lead_idx = np.asarray(lead_idx, dtype=np.int64)
     # only the locus SNPs' dosages are needed here (the kinship comes in ``eig``): no copy of the whole matrix
-    XL, yo, Wo = X[np.ix_(np.flatnonzero(ok), lead_idx)], y[ok].astype(np.float64), W[ok]
+    ok_rows = np.flatnonzero(ok)
+    XL, yo, Wo = X[np.ix_(ok_rows, lead_idx)], y[ok].astype(np.float64), W[ok]
     if eig is None:
-        eig = kinship_eig(X, snp_idx, np.flatnonzero(ok))
+        eig = kinship_eig(X, snp_idx, ok_rows)
     binary = is_binary(yo)
     blocks = np.zeros(len(lead_idx), dtype=np.int64) if blocks is None else np.asarray(blocks, dtype=np.int64)
     ub = np.unique(blocks)

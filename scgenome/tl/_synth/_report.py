@@ -371,14 +371,14 @@ def synthesis_report(
     # PCA of the training individuals, synthetic projected
     mu = Xtr.mean(0)
     keep = (af_r > 0.01) & (af_r < 0.99)
-    sd = np.sqrt(np.maximum(Xtr[:, keep].var(0), 1e-12))
     Zt, Zs = Xtr[:, keep], Xs[:, keep]  # copies, standardised in place (no further temporaries)
+    sd = np.sqrt(np.maximum(Zt.var(0), 1e-12))
     for Z in (Zt, Zs):
         Z -= mu[keep]
         Z /= sd
     Vt = _top_axes(Zt, 10)
     k = Vt.shape[0]
-    pc_r, pc_s = Zt @ Vt[:k].T, Zs @ Vt[:k].T
+    pc_r, pc_s = Zt @ Vt.T, Zs @ Vt.T
     psd = pc_r.std(0)
     fid["pca_centroid_dist"] = float(np.sqrt((((pc_s.mean(0) - pc_r.mean(0)) / psd) ** 2).sum()))
     fid["pca_sd_ratio_pc1"] = float(pc_s[:, 0].std() / psd[0])
