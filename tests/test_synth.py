@@ -889,13 +889,14 @@ def test_populations_fitted_apart_keep_their_ld_and_frequencies():
     X = np.asarray(g.X)
     real_ld = _within_ld(X, labels, chrom)
     shared = sg.tl.synthesize(g, n_iter=6, rng=0)
-    apart = sg.tl.synthesize(g, populations="population", n_iter=6, rng=0)
+    apart = sg.tl.synthesize(g, populations="population", population_scope="genome", n_iter=6, rng=0)
     assert "synth_population" not in shared.obs
     pops = apart.obs["synth_population"]
     assert list(pops.cat.categories) == sorted(set(labels))
     assert apart.uns["synthesis"]["hmm"]["populations"] == sorted(set(labels))
     assert len(apart.uns["synthesis"]["hmm"]["rho"]) == 3
     assert apart.uns["synthesis"]["params"]["populations"] == "population"
+    assert apart.uns["synthesis"]["params"]["population_scope"] == "genome"
     # a cohort of the real size has the real populations' sizes (exact counts, in random order)
     real_freq = pd.Series(labels).value_counts(normalize=True).sort_index()
     assert pops.astype(str).value_counts().sort_index().to_dict() == pd.Series(labels).value_counts().to_dict()
@@ -919,7 +920,7 @@ def test_populations_fitted_apart_keep_their_ld_and_frequencies():
     # within-population LD (the shared model's populations: k-means on its own genotypes): the shared clusters
     # lose a good part of it, the models apart (given labels or k-means clusters) keep nearly all of it
     ld_apart = _within_ld(Xs, pops.to_numpy(), chrom)
-    k3 = sg.tl.synthesize(g, populations=3, n_iter=6, rng=0)
+    k3 = sg.tl.synthesize(g, populations=3, population_scope="genome", n_iter=6, rng=0)
     assert k3.obs["synth_population"].nunique() == 3
     ld_shared_kmeans = _within_ld(
         np.asarray(shared.X), structure_groups(np.asarray(shared.X, float), 3, 10, np.random.default_rng(0)), chrom
@@ -928,6 +929,59 @@ def test_populations_fitted_apart_keep_their_ld_and_frequencies():
     assert ld_apart > 0.85 * real_ld
     assert ld_shared_kmeans < 0.75 * real_ld
     assert _within_ld(np.asarray(k3.X), k3.obs["synth_population"].to_numpy(), chrom) > 0.85 * real_ld
+
+
+def test_populations_at_the_loci():
+    # the default population_scope="loci": one shared model over the genome (structure groups nested in the
+    # populations), each population's own model in the phenotype's lead windows only
+    g = sg.datasets.simulate_cohort(
+        n_individuals=450,
+        n_snps=1200,
+        n_chromosomes=2,
+        fst=0.1,
+        n_causal=2,
+        heritability=0.6,
+        causal_fraction=0.8,
+        rng=2,
+    )
+    labels = g.obs["population"].astype(str).to_numpy()
+    chrom = g.var["chrom"].astype(str).to_numpy()
+    X = np.asarray(g.X)
+    kw = {"phenotypes": "pheno", "n_iter": 4, "rng": 0}
+    loci = sg.tl.synthesize(g, populations="population", **kw)
+    again = sg.tl.synthesize(g, populations="population", **kw)
+    np.testing.assert_array_equal(np.asarray(loci.X), np.asarray(again.X))
+    np.testing.assert_array_equal(loci.obs["pheno"], again.obs["pheno"])
+    info = loci.uns["synthesis"]["hmm"]
+    assert loci.uns["synthesis"]["params"]["population_scope"] == "loci"
+    assert info["populations"] == sorted(set(labels))
+    # the lead windows of the real GWAS (as the phenotype model takes them)
+    sg.tl.gwas(g, "pheno", key_added="real")
+    from scgenome.tl._synth._api import _coords, _lead_windows
+
+    lead, near = _lead_windows(g.var["real_pval"].to_numpy(), _coords(g.var), chrom, 1e-5, 5.0)
+    assert len(lead) >= 1
+    assert info["population_snps"] == near.sum() > 50
+    assert len(info["population_rho"]) == 3
+    pops = loci.obs["synth_population"].astype(str).to_numpy()
+    # exact population sizes; each structure group inside one population
+    assert pd.Series(pops).value_counts().to_dict() == pd.Series(labels).value_counts().to_dict()
+    pairs = loci.obs[["synth_group", "synth_population"]].drop_duplicates()
+    assert pairs["synth_group"].is_unique
+    # within-population LD: the populations' own models in the windows, the shared clusters elsewhere
+    Xs = np.asarray(loci.X)
+    on = chrom == chrom[lead[0]]
+    win, out = near & on, ~near & on
+    real_win, real_out = _within_ld(X[:, win], labels, chrom[win]), _within_ld(X[:, out], labels, chrom[out])
+    syn_win, syn_out = _within_ld(Xs[:, win], pops, chrom[win]), _within_ld(Xs[:, out], pops, chrom[out])
+    # measured: windows real 0.286 / synthetic 0.212 (population_scope="genome" 0.204, one model 0.085);
+    # elsewhere on that chromosome 0.323 / 0.136
+    assert syn_win > 0.65 * real_win
+    assert syn_out < 0.55 * real_out
+    # no phenotype: no window, the shared model with nested groups
+    bare = sg.tl.synthesize(g, populations="population", n_iter=2, rng=0)
+    assert bare.uns["synthesis"]["hmm"]["population_snps"] == 0
+    assert bare.obs["synth_population"].nunique() == 3
 
 
 def test_populations_errors_and_one_population(split):
@@ -945,6 +999,8 @@ def test_populations_errors_and_one_population(split):
     for bad in (0, 1.5):
         with pytest.raises(ValueError, match="positive number of clusters"):
             sg.tl.synthesize(train, populations=bad, n_iter=1, rng=0)
+    with pytest.raises(ValueError, match="population_scope"):
+        sg.tl.synthesize(train, populations=2, population_scope="chromosome", n_iter=1, rng=0)
     pd.testing.assert_frame_equal(train.obs, before.obs)
     # one population (a constant column, or one cluster) is the single model, bit for bit
     t2.obs["anc"] = "a"

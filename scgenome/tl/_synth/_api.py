@@ -177,6 +177,7 @@ def synthesize(
     n_groups: int = 8,
     min_group_size: int = 50,
     populations: str | int | None = None,
+    population_scope: Literal["loci", "genome"] = "loci",
     group_pooling: float = 1.0,
     match_heterozygosity: bool = True,
     min_cluster_size: float = 5.0,
@@ -227,18 +228,27 @@ def synthesize(
         Privacy knob: groups smaller than this merge into their nearest group (no family-sized groups); also
         the smallest population ``populations`` may fit apart.
     populations
-        Differentiated populations fitted apart: an ``obs`` column of labels (ancestry, strain; missing labels
-        are an error) or a number of k-means clusters on the top genotype PCs (clusters smaller than
-        ``min_group_size`` merge into the nearest one). Each population gets its own haplotype-cluster HMM (its
-        own ``n_states`` clusters, allele frequencies and ``n_groups`` structure groups) and the synthetic
-        individuals come from the populations in their training proportions (``synth_population`` in ``obs``;
-        exact counts up to rounding, in random order). Clusters shared by populations that carry different
-        haplotypes average their allele frequencies, which weakens the LD within each population (see the benchmarks page: three simulated
-        populations of F_ST 0.05, within-population r^2 of adjacent SNPs 0.233 shared, 0.307 apart, 0.330
-        real). Each model sees fewer individuals, at a measured privacy cost (``benchmarks/synth_strong_loci.py``
-        cohort of three populations, seeds 0-2: LMM SNP F1 at 1e-8 0.88-0.92 against 0.75-0.86 with one model, PVE
-        0.53-0.64 against 0.71-0.80 (real 0.546), local-window attack AUC 0.66-0.69 against 0.55-0.57, failing the
-        0.55 bar; see the benchmarks page). ``None`` (default): one model.
+        Differentiated populations: an ``obs`` column of labels (ancestry, strain; missing labels are an error) or
+        a number of k-means clusters on the top genotype PCs (clusters smaller than ``min_group_size`` merge into
+        the nearest one). Clusters shared by populations that carry different haplotypes average their allele
+        frequencies, which weakens the LD within each population (three simulated populations of F_ST 0.05:
+        within-population r^2 of adjacent SNPs 0.233 shared, 0.307 apart, 0.330 real) and with it the LD around
+        the association loci, which the phenotype model then over-compensates. How the populations are used is
+        ``population_scope``; the synthetic individuals come from the populations in their training proportions
+        (``synth_population`` in ``obs``; exact counts up to rounding, in random order). ``None`` (default): one
+        model, no populations.
+    population_scope
+        With ``populations``: ``"loci"`` (default) keeps one shared model over the genome, its structure groups
+        nested in the populations (``n_groups`` shared out by population size), and gives each population its own
+        model (fitted on that population's training individuals, on the chromosomes that carry a lead window) in
+        the phenotypes' lead windows alone (SNPs within ``lead_window`` of a lead with real p < ``lead_pvalue``);
+        each synthetic individual's windows come from its own population's model. ``"genome"``: each population
+        its own model everywhere (its own ``n_states`` clusters, allele frequencies and ``n_groups`` structure
+        groups), which also gives back the genome-wide structure and LD, but each model sees a fraction of the
+        individuals and the genome-wide local-window attack rises with it. Measured on the three-population cohort
+        of ``benchmarks/synth_strong_loci.py`` (quantitative trait, seeds 0-2; see the benchmarks page): LMM SNP
+        F1 at 1e-8 0.75-0.86 with one model, 0.88-0.92 with ``"genome"`` and 0.90-0.94 with ``"loci"``; local-window
+        attack AUC 0.55-0.57, 0.66-0.69 and 0.56-0.57.
     group_pooling
         Privacy knob: each group's cluster transitions are pooled with this many times its share of all
         groups' transitions (0: the group alone, full structure; 1: half within the group). Less pooling
@@ -333,8 +343,10 @@ def synthesize(
       (binary), ``locus_pvalue_used``,
       ``locus_snps_constant`` where any), ``hmm``
       (fitted jump rate per chromosome, log-likelihood, number of groups fitted, ``pair_repulsion``; with
-      ``populations``, their names under ``populations`` and ``rho`` and ``pair_repulsion`` per population),
-      ``map_unit``.
+      ``populations``, their names under ``populations``; ``population_scope="genome"``: ``rho`` and
+      ``pair_repulsion`` per population; ``"loci"``: the shared model's, and ``population_snps`` (SNPs in the
+      lead windows), ``population_chromosomes`` (chromosomes the population models are fitted on),
+      ``population_rho`` and ``population_pair_repulsion`` per population), ``map_unit``.
 
     Notes
     -----
@@ -428,6 +440,9 @@ def synthesize(
     if not 0 <= subthreshold_pvalue < 1:
         msg = f"subthreshold_pvalue must be in [0, 1), got {subthreshold_pvalue}."
         raise ValueError(msg)
+    if population_scope not in ("loci", "genome"):
+        msg = f"population_scope must be 'loci' or 'genome', got {population_scope!r}."
+        raise ValueError(msg)
     if not group_pooling >= 0:
         msg = f"group_pooling must be non-negative, got {group_pooling}."
         raise ValueError(msg)
@@ -466,9 +481,23 @@ def synthesize(
     }
     ordered = codes[:, order]
     del codes
+    coord = _coords(geno.var)
+    chrom = geno.var["chrom"].astype(str).to_numpy()
+    real_gwas: dict[str, _GwasResult] = {}
     if pop_codes is None:
         scodes, syn_group, hmm_info = _genotypes(ordered, Ximp, dist, slices, m, rng, **hmm_kw)
         syn_pop = None
+    elif population_scope == "loci":
+        # one shared model over the genome, each population's own model in the phenotypes' lead windows (the real
+        # GWAS run here, before the genotypes, and kept for the phenotype models below)
+        local = np.zeros(geno.n_vars, dtype=bool)
+        for ph in phenotypes:
+            real_gwas[ph] = gwas_result(_gwas_view(geno, ptab, ph, covariates), ph, covariates, "lmm")
+            local |= _lead_windows(_gwas_arrays(real_gwas[ph])[0], coord, chrom, lead_pvalue, lead_window)[1]
+        scodes, syn_group, syn_pop, hmm_info = _genotypes_at_loci(
+            ordered, Ximp, dist, slices, m, rng, pop_codes, local[order] & ~unobserved[order], **hmm_kw
+        )
+        hmm_info["populations"] = list(pop_names)
     else:
         # each population its own HMM (clusters, allele frequencies, structure groups); the synthetic individuals
         # drawn from the populations in their real proportions (exact counts, largest remainders: a cohort of the
@@ -518,8 +547,6 @@ def synthesize(
     models = {}
     if phenotypes:
         Y = ptab[phenotypes].to_numpy(dtype=float)
-        coord = _coords(geno.var)
-        chrom = geno.var["chrom"].astype(str).to_numpy()
         noise = _residual_noise(Y, m, rng)
         pattern = np.isnan(Y)[donor]
         # kinships (real: the analysed rows; synthetic: the rows that carry a value), shared by phenotypes with the
@@ -540,14 +567,11 @@ def synthesize(
 
         for j, ph in enumerate(phenotypes):
             y = np.where(complete, Y[:, j], np.nan)
-            gw = gwas_result(_gwas_view(geno, ptab, ph, covariates), ph, covariates, "lmm")
+            gw = real_gwas.pop(ph, None) or gwas_result(_gwas_view(geno, ptab, ph, covariates), ph, covariates, "lmm")
             pv, _, wald_t, null = _gwas_arrays(gw)
             vg, ve = float(null["vg"]), float(null["ve"])
             snp_idx = np.where(np.isfinite(pv))[0]
-            lead = clump(pv, coord, chrom, lead_pvalue, lead_window)
-            near = np.zeros(len(pv), dtype=bool)
-            for k in lead:
-                near |= (chrom == chrom[k]) & (np.abs(coord - coord[k]) < lead_window)
+            lead, near = _lead_windows(pv, coord, chrom, lead_pvalue, lead_window)
             pz = np.nan_to_num(pv, nan=1.0)
             # the synthetic phenotype is built on the individuals that will carry a value, so that the synthetic
             # GWAS (which analyses those alone, on their own double-centred kinship) sees the targets exactly
@@ -678,7 +702,10 @@ def synthesize(
             **(
                 {}
                 if populations is None
-                else {"populations": populations if isinstance(populations, str) else int(populations)}
+                else {
+                    "populations": populations if isinstance(populations, str) else int(populations),
+                    "population_scope": population_scope,
+                }
             ),
         },
         "phenotype_models": models,
@@ -731,6 +758,91 @@ def _apportion(sizes: np.ndarray, m: int) -> np.ndarray:
     return counts
 
 
+def _lead_windows(pv: np.ndarray, coord: np.ndarray, chrom: np.ndarray, pvalue: float, window: float) -> tuple:
+    """Clumped lead SNPs below ``pvalue`` and the mask of the SNPs within ``window`` of one of them."""
+    lead = clump(pv, coord, chrom, pvalue, window)
+    near = np.zeros(len(pv), dtype=bool)
+    for k in lead:
+        near |= (chrom == chrom[k]) & (np.abs(coord - coord[k]) < window)
+    return lead, near
+
+
+def _nested_groups(
+    Ximp: np.ndarray, pop_codes: np.ndarray, n_groups: int, min_group_size: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Structure groups within each population (``n_groups`` shared out by size): labels and each group's population."""
+    n_pop = int(pop_codes.max()) + 1
+    k = np.maximum(_apportion(np.bincount(pop_codes, minlength=n_pop), n_groups), 1)
+    group = np.empty(len(pop_codes), dtype=np.int64)
+    group_pop: list[int] = []
+    for u in range(n_pop):
+        sel = pop_codes == u
+        g = structure_groups(Ximp[sel], int(k[u]), min_group_size, rng)
+        group[sel] = g + len(group_pop)
+        group_pop += [u] * (int(g.max()) + 1)
+    return group, np.asarray(group_pop, dtype=np.int64)
+
+
+def _genotypes_at_loci(
+    codes: np.ndarray,
+    Ximp: np.ndarray,
+    dist: np.ndarray,
+    slices: list[slice],
+    m: int,
+    rng: np.random.Generator,
+    pop_codes: np.ndarray,
+    local: np.ndarray,
+    **hmm_kw,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """Genotypes of ``population_scope="loci"``: codes, synthetic groups and populations, and the fits' summary.
+
+    One shared HMM over the genome (structure groups nested in the populations), each population's own HMM on the
+    columns ``local`` (chromosome order).
+    """
+    group, group_pop = _nested_groups(Ximp, pop_codes, hmm_kw["n_groups"], hmm_kw["min_group_size"], rng)
+    # exact group (hence population) sizes, in random order
+    syn_group = rng.permutation(np.repeat(np.arange(len(group_pop)), _apportion(np.bincount(group), m)))
+    syn_pop = group_pop[syn_group]
+    scodes, _, info = _genotypes(codes, None, dist, slices, m, rng, group=group, syn_group=syn_group, **hmm_kw)
+    # each population's model is fitted on the whole chromosomes that carry local columns (a window alone is too
+    # short a stretch to fit the clusters on: the locus statistics' calibration error was three times larger) and
+    # replaces the local columns alone
+    chroms = [sl for sl in slices if local[sl].any()]
+    parts = []
+    if chroms:
+        cols = np.concatenate([np.arange(sl.start, sl.stop) for sl in chroms])
+        ends = np.cumsum([sl.stop - sl.start for sl in chroms])
+        sub_slices = [slice(int(e - (sl.stop - sl.start)), int(e)) for sl, e in zip(chroms, ends, strict=True)]
+        keep = local[cols]
+        for u in range(int(pop_codes.max()) + 1):
+            sel, rows = pop_codes == u, syn_pop == u
+            if not rows.any():
+                continue
+            # the population's groups, numbered from 0 (training and synthetic alike)
+            _, g_u = np.unique(np.r_[group[sel], syn_group[rows]], return_inverse=True)
+            s_u, _, info_u = _genotypes(
+                codes[sel][:, cols],
+                None,
+                dist[cols],
+                sub_slices,
+                int(rows.sum()),
+                rng,
+                group=g_u[: sel.sum()],
+                syn_group=g_u[sel.sum() :],
+                **hmm_kw,
+            )
+            scodes[np.ix_(rows, cols[keep])] = s_u[:, keep]
+            parts.append(info_u)
+    info = {
+        **info,
+        "population_snps": int(local.sum()),
+        "population_chromosomes": len(chroms),
+        "population_rho": [p["rho"] for p in parts],
+        "population_pair_repulsion": [p["pair_repulsion"] for p in parts],
+    }
+    return scodes, syn_group, syn_pop, info
+
+
 def _population_labels(
     Ximp: np.ndarray, geno: AnnData, ptab: pd.DataFrame, populations: str | int | None, min_size: int
 ) -> tuple[np.ndarray | None, list[str]]:
@@ -770,12 +882,14 @@ def _population_labels(
 
 def _genotypes(
     codes: np.ndarray,
-    Ximp: np.ndarray,
+    Ximp: np.ndarray | None,
     dist: np.ndarray,
     slices: list[slice],
     m: int,
     rng: np.random.Generator,
     *,
+    group: np.ndarray | None = None,
+    syn_group: np.ndarray | None = None,
     n_groups: int,
     min_group_size: int,
     n_states: int,
@@ -786,12 +900,18 @@ def _genotypes(
     group_pooling: float,
     match_heterozygosity: bool,
 ) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Fit the HMM on ``codes`` (chromosome order) and sample ``m`` genotypes: codes, groups and the fit's summary."""
-    group = structure_groups(Ximp, n_groups, min_group_size, rng)
+    """Fit the HMM on ``codes`` (chromosome order) and sample ``m`` genotypes: codes, groups and the fit's summary.
+
+    ``group`` (training) and ``syn_group`` (synthetic) structure groups, when given, replace the k-means groups on
+    ``Ximp`` and the draw of the synthetic individuals' groups.
+    """
+    if group is None:
+        group = structure_groups(Ximp, n_groups, min_group_size, rng)
     model = fit_hmm(
         codes, dist, slices, group, n_states=n_states, emission_prior=emission_noise, n_iter=n_iter, rng=rng
     )
-    syn_group = rng.choice(len(model.group_freq), size=m, p=model.group_freq)
+    if syn_group is None:
+        syn_group = rng.choice(len(model.group_freq), size=m, p=model.group_freq)
     knobs = {
         "recombination_scale": recombination_scale,
         "min_cluster_size": min_cluster_size,
