@@ -161,6 +161,9 @@ def test_privacy_on_simulation(report):
     assert priv["min_syn_real_dist"] > priv["real_nn_dist_p05"]
     assert priv["mia_auc_nn"] < 0.65
     assert priv["mia_auc_window"] < 0.65
+    # measured: two 25-SNP windows at the real loci, AUC 0.500 (copies of the training genomes: 0.913)
+    assert priv["windows_loci"] >= 2
+    assert priv["mia_auc_window_loci"] < 0.75
 
 
 def test_privacy_attacks_detect_copies(split):
@@ -175,6 +178,9 @@ def test_privacy_attacks_detect_copies(split):
     assert priv["exact_copies"] == train.n_obs
     assert priv["mia_auc_nn"] > 0.95
     assert priv["mia_auc_window"] > 0.8
+    # the same attack on the real loci's windows alone catches them too
+    assert priv["windows_loci"] >= 2
+    assert priv["mia_auc_window_loci"] > 0.8
     assert priv["longest_identical_segment"] >= 290  # a whole chromosome
 
 

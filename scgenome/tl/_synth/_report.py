@@ -11,7 +11,7 @@ import pandas as pd
 from ..._logging import logger
 from ..._utils import child_seed, get_rng, progress
 from ..._validation import check_nonempty
-from ._api import HIT_THRESHOLDS, _coords, _dense, mean_impute, run_gwas
+from ._api import HIT_THRESHOLDS, _coords, _dense, _lead_windows, mean_impute, run_gwas
 from ._pheno import column_blocks
 
 if TYPE_CHECKING:
@@ -228,7 +228,10 @@ def synthesis_report(
     - ``"privacy"``: metric/value rows: ``exact_copies``, ``near_copies`` (closer than the 5th percentile
       of real-real nearest-neighbour distances), ``min_syn_real_dist``, ``real_nn_dist_p05``,
       ``dcr_train_median``, ``dcr_holdout_median``, ``nn_adversarial_accuracy``, ``mia_auc_nn``,
-      ``mia_auc_window``, ``longest_identical_segment`` (SNPs), ``longest_identical_segment_real``
+      ``mia_auc_window``, ``mia_auc_window_loci`` (the window attack on the real loci alone: SNPs within
+      ``locus_gap`` of a clumped real hit at the loosest threshold, where ``populations`` in
+      :func:`~scgenome.tl.synthesize` spends the populations' own models; NaN without such windows),
+      ``windows_loci`` (its number of windows), ``longest_identical_segment`` (SNPs), ``longest_identical_segment_real``
       (the same between holdout and training individuals), ``window``;
     - ``"distances"``: per-individual distances for plotting (``kind``: syn->train, syn->holdout,
       real->real nearest neighbour).
@@ -275,7 +278,7 @@ def synthesis_report(
 
     var = real.var
     coord = _coords(var)
-    chrom = var["chrom"].astype(str).to_numpy()
+    chrom = chrom_all = var["chrom"].astype(str).to_numpy()
 
     # ---------------- GWAS concordance
     p_r, b_r, _, null_r = run_gwas(real, phenotype, covariates, method)
@@ -402,7 +405,9 @@ def synthesis_report(
     af_tab = af_tab.reindex(real.var_names)
 
     # ---------------- privacy
-    priv, dist_tab = _privacy(Xr, Xtr, Xs, ho_mask, var, window, n_segment_neighbours, rng)
+    # the real loci: SNPs within locus_gap of a clumped real hit at the loosest threshold
+    loci = _lead_windows(p_r, coord, chrom_all, thresholds[-1], locus_gap)[1][observed]
+    priv, dist_tab = _privacy(Xr, Xtr, Xs, ho_mask, var, window, n_segment_neighbours, rng, loci=loci)
     tables = {
         "gwas": gwas_tab,
         "gwas_agreement": agreement,
@@ -516,8 +521,25 @@ def _classifier_auc(pc_r: np.ndarray, pc_s: np.ndarray, rng: np.random.Generator
     return _auc(prob[y == 1], prob[y == 0])
 
 
-def _privacy(Xr, Xtr, Xs, ho_mask, var, window, n_nb, rng) -> tuple[dict, pd.DataFrame]:
-    """Privacy statistics; ``Xtr`` is ``Xr[~ho_mask]`` (the caller holds it already)."""
+def _runs(mask: np.ndarray, slices: list[slice]) -> list[slice]:
+    """Return the runs of ``True`` in ``mask`` within each slice, as slices over the columns where it is ``True``."""
+    mask = np.asarray(mask, dtype=bool)
+    rank = np.cumsum(mask) - mask  # position of each masked column among the masked ones
+    out = []
+    for sl in slices:
+        d = np.diff(np.concatenate([[0], mask[sl].astype(np.int8), [0]]))
+        for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True):
+            start = int(rank[sl.start + a])
+            out.append(slice(start, start + int(b - a)))
+    return out
+
+
+def _privacy(Xr, Xtr, Xs, ho_mask, var, window, n_nb, rng, loci=None) -> tuple[dict, pd.DataFrame]:
+    """Privacy statistics.
+
+    ``Xtr`` is ``Xr[~ho_mask]`` (the caller holds it already); ``loci``: SNP mask of the real loci (the local attack
+    restricted to them).
+    """
     from ._api import chrom_layout
 
     Xho = Xr[ho_mask]
@@ -556,6 +578,15 @@ def _privacy(Xr, Xtr, Xs, ho_mask, var, window, n_nb, rng) -> tuple[dict, pd.Dat
         priv["mia_auc_nn"] = _auc(-d_rs[is_tr], -d_rs[~is_tr])
         sh = np.concatenate([share[~ho_mask], share[ho_mask]])
         priv["mia_auc_window"] = _auc(sh[is_tr], sh[~is_tr])
+        # the same attack on the windows of the real loci alone (where a generator may spend more of the data)
+        priv["mia_auc_window_loci"], priv["windows_loci"] = np.nan, 0
+        if loci is not None and loci.any():
+            lm = np.asarray(loci, dtype=bool)[order]
+            runs = _runs(lm, slices)
+            priv["windows_loci"] = int(sum(max(0, (r.stop - r.start) // window) for r in runs))
+            if priv["windows_loci"]:
+                sh_l = window_match_share(codes_r[:, lm], codes_s[:, lm], runs, window)
+                priv["mia_auc_window_loci"] = _auc(sh_l[~ho_mask], sh_l[ho_mask])
         # the same segment statistic between holdout and training individuals (real-real baseline)
         d_ht = _sqdist(Xho, Xtr)
         nb = np.argsort(d_ht, axis=1)[:, :n_nb]
@@ -567,6 +598,7 @@ def _privacy(Xr, Xtr, Xs, ho_mask, var, window, n_nb, rng) -> tuple[dict, pd.Dat
         priv["dcr_holdout_median"] = np.nan
         priv["mia_auc_nn"] = np.nan
         priv["mia_auc_window"] = np.nan
+        priv["mia_auc_window_loci"], priv["windows_loci"] = np.nan, 0
         priv["longest_identical_segment_real"] = np.nan
     cr_tr = codes_r[~ho_mask]
     nb = np.argsort(d_st, axis=1)[:, :n_nb]
