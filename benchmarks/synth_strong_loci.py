@@ -87,7 +87,9 @@ def main():
                 f"locus t RMS error {m.get('locus_t_rms_error', np.nan):.2f}; locus variance {m.get('locus_var', np.nan):.2f} "
                 f"of the genetic target {m.get('genetic_var_target', np.nan):.2f}, polygenic scale "
                 f"{m.get('polygenic_scale', np.nan):.2f}; MIA NN / window "
-                f"{tabs['privacy']['value']['mia_auc_nn']:.3f} / {tabs['privacy']['value']['mia_auc_window']:.3f}",
+                f"{tabs['privacy']['value']['mia_auc_nn']:.3f} / {tabs['privacy']['value']['mia_auc_window']:.3f} (at the loci "
+                f"{tabs['privacy']['value']['mia_auc_window_loci']:.3f}, {int(tabs['privacy']['value']['windows_loci'])} "
+                "windows)",
                 flush=True,
             )
 
