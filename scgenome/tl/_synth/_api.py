@@ -821,7 +821,7 @@ def _genotypes_at_loci(
             # the population's groups, numbered from 0 (training and synthetic alike)
             _, g_u = np.unique(np.r_[group[sel], syn_group[rows]], return_inverse=True)
             s_u, _, info_u = _genotypes(
-                codes[sel][:, cols],
+                codes[np.ix_(sel, cols)],
                 None,
                 dist[cols],
                 sub_slices,
