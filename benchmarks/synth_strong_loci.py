@@ -73,6 +73,7 @@ def main():
             g = tabs["gwas"].set_index(["level", "threshold"])
             fid = tabs["fidelity"]["value"]
             m = syn.uns["synthesis"]["phenotype_models"][ph]
+            priv = tabs["privacy"]["value"]
             print(f"\n=== structure {structure!r}, {ph}, {knobs or 'defaults'}: fit + sample {fit:.1f} s")
             print(f"lead windows' LD with the lead, mean r^2 training / synthetic: {lead_ld(train, syn)}")
             for th in (1e-8, 5e-8, 1e-5):
@@ -87,9 +88,8 @@ def main():
                 f"locus t RMS error {m.get('locus_t_rms_error', np.nan):.2f}; locus variance {m.get('locus_var', np.nan):.2f} "
                 f"of the genetic target {m.get('genetic_var_target', np.nan):.2f}, polygenic scale "
                 f"{m.get('polygenic_scale', np.nan):.2f}; MIA NN / window "
-                f"{tabs['privacy']['value']['mia_auc_nn']:.3f} / {tabs['privacy']['value']['mia_auc_window']:.3f} (at the loci "
-                f"{tabs['privacy']['value']['mia_auc_window_loci']:.3f}, {int(tabs['privacy']['value']['windows_loci'])} "
-                "windows)",
+                f"{priv['mia_auc_nn']:.3f} / {priv['mia_auc_window']:.3f} (at the loci {priv['mia_auc_window_loci']:.3f}, "
+                f"{int(priv['windows_loci'])} windows)",
                 flush=True,
             )
 

@@ -278,11 +278,13 @@ def synthesis_report(
 
     var = real.var
     coord = _coords(var)
-    chrom = chrom_all = var["chrom"].astype(str).to_numpy()
+    chrom = var["chrom"].astype(str).to_numpy()
 
     # ---------------- GWAS concordance
     p_r, b_r, _, null_r = run_gwas(real, phenotype, covariates, method)
     p_s, b_s, _, null_s = run_gwas(synthetic, phenotype, covariates, method)
+    # the real loci (SNPs within locus_gap of a clumped real hit at the loosest threshold): the privacy table's local attack
+    loci = _lead_windows(p_r, coord, chrom, thresholds[-1], locus_gap)[1]
     subs = []
     n = real.n_obs
     for _ in progress(range(n_subsamples), desc="replication floor"):
@@ -405,9 +407,7 @@ def synthesis_report(
     af_tab = af_tab.reindex(real.var_names)
 
     # ---------------- privacy
-    # the real loci: SNPs within locus_gap of a clumped real hit at the loosest threshold
-    loci = _lead_windows(p_r, coord, chrom_all, thresholds[-1], locus_gap)[1][observed]
-    priv, dist_tab = _privacy(Xr, Xtr, Xs, ho_mask, var, window, n_segment_neighbours, rng, loci=loci)
+    priv, dist_tab = _privacy(Xr, Xtr, Xs, ho_mask, var, window, n_segment_neighbours, rng, loci=loci[observed])
     tables = {
         "gwas": gwas_tab,
         "gwas_agreement": agreement,
