@@ -100,7 +100,6 @@ def _summary_lines(metrics: dict[str, Any], what: str) -> list[str]:
 
 def _train(args: argparse.Namespace) -> int:
     import scgenome as sg
-    from scgenome.tl._ems._metrics import summarize
 
     dcfg = _load_yaml(args.data_config)
     mcfg = _load_yaml(args.model_config) if args.model_config else {}
@@ -134,16 +133,15 @@ def _train(args: argparse.Namespace) -> int:
     }
     seed = mcfg.get("seed", 0)
     test = dcfg.get("test_chromosomes")
-    lab_arg = label if label is not None else "ems_label"
     if test:
-        model = sg.tl.ems_train(vdata, label=lab_arg, pip=pip, test=[str(c) for c in test], rng=seed, **opts)
+        model = sg.tl.ems_train(vdata, label=label, pip=pip, test=[str(c) for c in test], rng=seed, **opts)
         held = vdata[vdata.obs["chrom"].astype(str).isin([str(c) for c in test])].copy()
         sg.tl.ems_score(held, model=model, label=label, pip=pip, shap=False, n_boot=0)
         scored, what = held, f"test chromosomes {test}"
     else:
         scored = vdata.copy()
         sg.tl.ems_score(scored, label=label, pip=pip, shap=False, rng=seed, **opts)
-        model = sg.tl.ems_train(vdata, label=lab_arg, pip=pip, rng=seed, **opts)
+        model = sg.tl.ems_train(vdata, label=label, pip=pip, rng=seed, **opts)
         what = "leave-one-chromosome-out"
     model.save(outdir / prefix)
     pred = sg.get.ems_df(scored)
@@ -156,12 +154,7 @@ def _train(args: argparse.Namespace) -> int:
         }
     ).sort_values("importance", ascending=False)
     imp.to_csv(outdir / f"{prefix}_feature_importance.csv", index=False)
-    ok = pred["label"].notna()
-    metrics, _ = summarize(
-        pred.loc[ok, "label"].to_numpy(int),
-        pred.loc[ok, "score"].to_numpy(float),
-        prob=pred.loc[ok, "calibrated"].to_numpy(float) if pred.loc[ok, "calibrated"].notna().all() else None,
-    )
+    metrics = scored.uns["ems"]["metrics"]  # pooled over the held-out variants, SNV-only AP / AUC included
     counts = [
         f"training labels: {model.metrics['n_positive']} positive, {model.metrics['n_negative']} negative",
         f"features: {len(model.features)}; up-weighted: {sum(w != 1.0 for w in model.feature_weights.values())}",
@@ -182,7 +175,10 @@ def _score(args: argparse.Namespace) -> int:
     vdata = read_variants(args.data, label=args.label)
     if args.tss:
         vdata = sg.pp.variant_features(vdata, tss=args.tss)
-    label = args.label if args.label and args.label in vdata.obs.columns else None
+    if args.label and args.label not in vdata.obs.columns:
+        msg = f"--label {args.label!r}: no such column in {args.data} (columns: {list(vdata.obs.columns)[:20]})."
+        raise ValueError(msg)
+    label = args.label or None
     extra = [f for f in vdata.var_names if f not in set(model.features)]
     if extra:
         vdata = vdata[:, [f for f in vdata.var_names if f in set(model.features)]].copy()

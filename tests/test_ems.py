@@ -94,8 +94,8 @@ def test_loco_never_scores_with_a_model_that_saw_the_chromosome(small, monkeypat
 
 def test_loco_recovers_simulated_truth(scored):
     m = scored.uns["ems"]["metrics"]
-    ok = scored.obs["ems_label"].notna().to_numpy()
-    y = scored.obs["ems_label"].to_numpy()[ok]
+    ok = scored.obs["ems_label_used"].notna().to_numpy()
+    y = scored.obs["ems_label_used"].to_numpy()[ok]
     oracle = roc_auc(y, scored.obs["true_prob"].to_numpy()[ok])
     assert m["auc"] > 0.8
     assert m["auc"] > oracle - 0.1
@@ -119,7 +119,7 @@ def test_loco_recovers_simulated_truth(scored):
 
 def test_bare_call_uses_pip_thresholds(scored, sim):
     pip = sim.obs["pip"].to_numpy()
-    lab = scored.obs["ems_label"].to_numpy()
+    lab = scored.obs["ems_label_used"].to_numpy()
     grey = (pip >= 0.01) & (pip <= 0.1)
     assert grey.any()
     assert np.isnan(lab[grey]).all()
@@ -133,8 +133,8 @@ def test_bare_call_uses_pip_thresholds(scored, sim):
 def test_metrics_match_sklearn(scored):
     from sklearn.metrics import average_precision_score, roc_auc_score
 
-    ok = scored.obs["ems_label"].notna().to_numpy()
-    y = scored.obs["ems_label"].to_numpy()[ok]
+    ok = scored.obs["ems_label_used"].notna().to_numpy()
+    y = scored.obs["ems_label_used"].to_numpy()[ok]
     s = scored.obs["ems"].to_numpy()[ok]
     assert average_precision(y, s) == pytest.approx(average_precision_score(y, s), abs=1e-12)
     assert roc_auc(y, s) == pytest.approx(roc_auc_score(y, s), abs=1e-12)
@@ -224,6 +224,21 @@ def test_input_errors_leave_data_unchanged(small):
         sg.tl.ems_score(nochrom, label="label")
     with pytest.raises(ValueError, match="not found"):
         sg.tl.ems_score(v, label="nope")
+    with pytest.raises(ValueError, match="Layer 'nope' not found"):
+        sg.tl.ems_score(v, label="label", layer="nope")
+    dupf = v.copy()
+    dupf.var_names = [dupf.var_names[0]] * 2 + list(dupf.var_names[2:])
+    with pytest.raises(ValueError, match="Duplicated feature names"):
+        sg.tl.ems_score(dupf, label="label")
+    # labelled variants on one chromosome only: the folds without it have nothing to train on
+    one_chrom = v.copy()
+    one_chrom.obs["label"] = np.where(one_chrom.obs["chrom"] == "chr1", one_chrom.obs["label"], np.nan)
+    one_chrom.obs["pip"] = np.where(
+        one_chrom.obs["label"] == 1, 0.5, np.where(one_chrom.obs["label"] == 0, 0.001, 0.05)
+    )
+    del one_chrom.obs["label"]
+    with pytest.raises(ValueError, match="single class"):
+        sg.tl.ems_score(one_chrom)
     pd.testing.assert_frame_equal(v.obs, before)
     assert "ems" not in v.uns
 
@@ -273,6 +288,19 @@ def test_save_load_round_trip(small, tmp_path):
     a = sg.tl.ems_score(small, model=model, copy=True, n_boot=0)
     b = sg.tl.ems_score(small, model=str(tmp_path / "m.json"), copy=True, n_boot=0)
     np.testing.assert_array_equal(a.obs["ems"].to_numpy(), b.obs["ems"].to_numpy())
+    # a dotted stem keeps its suffix: two versions side by side
+    other = sg.tl.ems_train(small, label="label", preset="fast", rng=1)
+    model.save(tmp_path / "gtex.v1")
+    other.save(tmp_path / "gtex.v2")
+    assert sorted(p.name for p in tmp_path.glob("gtex.*")) == [
+        "gtex.v1.cbm",
+        "gtex.v1.json",
+        "gtex.v2.cbm",
+        "gtex.v2.json",
+    ]
+    np.testing.assert_array_equal(
+        sg.tl.EMSModel.load(tmp_path / "gtex.v1").predict_margin(X, names), model.predict_margin(X, names)
+    )
 
 
 def test_calibration_and_prior_weights(scored):
@@ -283,8 +311,8 @@ def test_calibration_and_prior_weights(scored):
         m = (scored.obs["ems_fold"] == c).to_numpy()
         o = np.argsort(mg[m])
         assert (np.diff(cal[m][o]) >= -1e-12).all()
-    ok = scored.obs["ems_label"].notna().to_numpy()
-    y = scored.obs["ems_label"].to_numpy()[ok]
+    ok = scored.obs["ems_label_used"].notna().to_numpy()
+    y = scored.obs["ems_label_used"].to_numpy()[ok]
     raw = scored.obs["ems"].to_numpy()[ok]
     # raw score sits on the balanced prior: too high on average; calibrated is close to the base rate
     assert raw.mean() > 2 * y.mean()
@@ -324,6 +352,63 @@ def test_mudata_modality(small):
     assert "ems" in mdata.mod["variants"].obs.columns
     with pytest.raises(ValueError, match="mod="):
         sg.tl.ems_score(mdata, label="label")
+    # the helpers read the modality back
+    df = sg.get.ems_df(mdata, mod="variants")
+    assert len(df) == small.n_obs
+    assert df["label"].equals(mdata.mod["variants"].obs.loc[df.index, "label"].astype(float))
+    axes = sg.pl.ems_curves(mdata, mod="variants", show=False)
+    assert len(axes) == 2
+    assert sg.pl.ems_importance(mdata, mod="variants", show=False) is not None
+
+
+def test_scores_never_overwrite_input_labels(small):
+    v = small.copy()
+    del v.obs["label"]
+    # PIP labels: the label used (NaN in the grey zone) goes to ems_label_used, so a second call works
+    a = sg.tl.ems_score(v, preset="fast", rng=0, n_boot=0, shap=False, copy=True)
+    assert "ems_label" not in a.obs.columns
+    assert a.obs["ems_label_used"].isna().any()
+    b = sg.tl.ems_score(a, preset="fast", rng=0, n_boot=0, shap=False, copy=True)
+    np.testing.assert_array_equal(a.obs["ems"].to_numpy(), b.obs["ems"].to_numpy())
+    # ems_train and ems_score pick the same default labels
+    m = sg.tl.ems_train(a, preset="fast", rng=0)
+    assert m.metrics["label"] == a.uns["ems"]["metrics"]["label"] == "pip (>0.1 / <0.01)"
+    # labels from sg.pp.ems_labels stay as they were when another column is used
+    lab = sg.pp.ems_labels(v, copy=True)
+    lab.obs["flipped"] = 1 - lab.obs["ems_label"]
+    before = lab.obs["ems_label"].copy()
+    sg.tl.ems_score(lab, label="flipped", preset="fast", rng=0, n_boot=0, shap=False)
+    pd.testing.assert_series_equal(lab.obs["ems_label"], before)
+    np.testing.assert_array_equal(lab.obs["ems_label_used"].to_numpy(), lab.obs["flipped"].to_numpy(float))
+
+
+def test_scoring_with_a_model_needs_no_training_labels(small):
+    model = sg.tl.ems_train(small, label="label", preset="fast", rng=0)
+    ref = sg.tl.ems_score(small, model=model, label="label", copy=True, n_boot=0, shap=False)
+    # a single-class label column: scored all the same, without AP / AUC
+    one = small.copy()
+    one.obs["label"] = 0
+    with pytest.warns(UserWarning, match="single class"):
+        sg.tl.ems_score(one, model=model, label="label", n_boot=0, shap=False)
+    np.testing.assert_array_equal(one.obs["ems"].to_numpy(), ref.obs["ems"].to_numpy())
+    assert one.uns["ems"]["metrics"] == {}
+    # missing labels: the labelled variants give the metrics
+    part = small.copy()
+    part.obs["label"] = part.obs["label"].astype(float)
+    part.obs.iloc[::3, part.obs.columns.get_loc("label")] = np.nan
+    sg.tl.ems_score(part, model=model, label="label", n_boot=0, shap=False)
+    assert part.uns["ems"]["metrics"]["n"] == int(part.obs["label"].notna().sum())
+    assert part.obs["ems_label_used"].isna().sum() == part.obs["label"].isna().sum()
+    # no chrom / pos needed to score with a model; training options it cannot use are flagged
+    bare = small.copy()
+    del bare.obs["chrom"], bare.obs["pos"]
+    with pytest.warns(UserWarning, match="no effect"):
+        sg.tl.ems_score(bare, model=model, calibration=None, n_boot=0, shap=False)
+    np.testing.assert_array_equal(bare.obs["ems"].to_numpy(), ref.obs["ems"].to_numpy())
+    # a LOCO run stopped early leaves the other chromosomes' fold missing, not ""
+    part2 = sg.tl.ems_score(small, label="label", preset="fast", rng=0, n_folds=1, n_boot=0, shap=False, copy=True)
+    assert part2.obs["ems_fold"].isna().sum() == int((small.obs["chrom"] != "chr1").sum())
+    assert "" not in part2.obs["ems_fold"].cat.categories
 
 
 # ------------------------------------------------------------------ pp

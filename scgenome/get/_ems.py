@@ -6,22 +6,26 @@ from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 
+from .._utils import get_modality
+
 if TYPE_CHECKING:
     from anndata import AnnData
+    from mudata import MuData
 
 
 def ems_df(
-    vdata: AnnData,
+    vdata: AnnData | MuData,
     key: str = "ems",
     *,
     kind: Literal["variants", "chromosomes", "importance", "folds"] = "variants",
+    mod: str | None = None,
 ) -> pd.DataFrame:
     """Tidy DataFrame of :func:`~scgenome.tl.ems_score` results.
 
     Parameters
     ----------
     vdata
-        AnnData scored by :func:`~scgenome.tl.ems_score`.
+        AnnData (or MuData, with ``mod``) scored by :func:`~scgenome.tl.ems_score`.
     key
         ``key_added`` used there.
     kind
@@ -29,6 +33,8 @@ def ems_df(
         present, ``label``, ``score``, ``margin``, ``calibrated``, ``prior`` when computed,
         ``fold``), sorted by score; ``"chromosomes"``: the per-chromosome metrics; ``"importance"``:
         ``feature``, ``importance``, ``weight`` sorted by importance; ``"folds"``: the LOCO folds.
+    mod
+        Modality of a MuData (the ``mod`` given to :func:`~scgenome.tl.ems_score`).
 
     Returns
     -------
@@ -42,6 +48,7 @@ def ems_df(
     >>> sg.get.ems_df(vdata).columns[:4].tolist()
     ['chrom', 'pos', 'ref', 'alt']
     """
+    vdata = get_modality(vdata, mod)
     if key not in vdata.uns or key not in vdata.obs.columns:
         msg = f"No sc-EMS results under key {key!r}; run sg.tl.ems_score(vdata, key_added={key!r}) first."
         raise ValueError(msg)
@@ -49,7 +56,7 @@ def ems_df(
         obs = vdata.obs
         meta = [c for c in ("chrom", "pos", "ref", "alt", "gene") if c in obs.columns]
         cols = {
-            "label": f"{key}_label",
+            "label": f"{key}_label_used",
             "score": key,
             "margin": f"{key}_margin",
             "calibrated": f"{key}_calibrated",

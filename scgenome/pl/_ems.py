@@ -15,16 +15,17 @@ if TYPE_CHECKING:
     from anndata import AnnData
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from mudata import MuData
 
 
-def _scored(data: AnnData | pd.DataFrame, key: str) -> pd.DataFrame:
+def _scored(data: AnnData | MuData | pd.DataFrame, key: str, mod: str | None = None) -> pd.DataFrame:
     """``label``, ``score``, ``calibrated``, ``chrom`` of labelled, scored variants."""
     if isinstance(data, pd.DataFrame):
         df = data.copy()
     else:
         from ..get._ems import ems_df
 
-        df = ems_df(data, key)
+        df = ems_df(data, key, mod=mod)
     need = [c for c in ("label", "score") if c not in df.columns]
     if need:
         msg = f"Columns {need} missing; pass sg.get.ems_df(vdata) or the scored AnnData."
@@ -37,9 +38,10 @@ def _scored(data: AnnData | pd.DataFrame, key: str) -> pd.DataFrame:
 
 
 def ems_curves(
-    data: AnnData | pd.DataFrame,
+    data: AnnData | MuData | pd.DataFrame,
     *,
     key: str = "ems",
+    mod: str | None = None,
     kind: Literal["both", "pr", "roc"] = "both",
     per_chromosome: bool = True,
     ax: Axes | Sequence[Axes] | None = None,
@@ -54,6 +56,8 @@ def ems_curves(
         AnnData scored by :func:`~scgenome.tl.ems_score`, or ``sg.get.ems_df(vdata)``.
     key
         ``key_added`` of the scores.
+    mod
+        Modality of a MuData scored with ``sg.tl.ems_score(mdata, mod=...)``.
     kind
         ``"both"`` (two panels), ``"pr"`` or ``"roc"``.
     per_chromosome
@@ -83,7 +87,7 @@ def ems_curves(
 
     from ..tl._ems._metrics import average_precision, curves, roc_auc
 
-    df = _scored(data, key)
+    df = _scored(data, key, mod)
     kinds = ["pr", "roc"] if kind == "both" else [kind]
     if kind not in ("both", "pr", "roc"):
         msg = f"kind must be 'both', 'pr' or 'roc', got {kind!r}."
@@ -132,9 +136,10 @@ def ems_curves(
 
 
 def ems_importance(
-    data: AnnData | pd.DataFrame,
+    data: AnnData | MuData | pd.DataFrame,
     *,
     key: str = "ems",
+    mod: str | None = None,
     n_top: int = 20,
     ax: Axes | None = None,
     show: bool | None = None,
@@ -149,6 +154,8 @@ def ems_importance(
         ``sg.get.ems_df(vdata, kind="importance")``.
     key
         ``key_added`` of the scores.
+    mod
+        Modality of a MuData scored with ``sg.tl.ems_score(mdata, mod=...)``.
     n_top
         Number of features shown.
     ax, show, return_fig
@@ -183,7 +190,7 @@ def ems_importance(
     else:
         from ..get._ems import ems_df
 
-        df = ems_df(data, key, kind="importance")
+        df = ems_df(data, key, kind="importance", mod=mod)
     df = df.dropna(subset=["importance"]).sort_values("importance", ascending=False).head(n_top)[::-1]
     if ax is None:
         fig, ax_ = plt.subplots(figsize=(5.5, 0.25 * len(df) + 1.2))
@@ -206,9 +213,10 @@ def ems_importance(
 
 
 def ems_calibration(
-    data: AnnData | pd.DataFrame,
+    data: AnnData | MuData | pd.DataFrame,
     *,
     key: str = "ems",
+    mod: str | None = None,
     n_bins: int = 10,
     ax: Axes | None = None,
     show: bool | None = None,
@@ -222,6 +230,8 @@ def ems_calibration(
         AnnData scored by :func:`~scgenome.tl.ems_score`, or ``sg.get.ems_df(vdata)``.
     key
         ``key_added`` of the scores.
+    mod
+        Modality of a MuData scored with ``sg.tl.ems_score(mdata, mod=...)``.
     n_bins
         Number of quantile bins of the prediction.
     ax, show, return_fig
@@ -243,7 +253,7 @@ def ems_calibration(
     """
     import matplotlib.pyplot as plt
 
-    df = _scored(data, key)
+    df = _scored(data, key, mod)
     if ax is None:
         fig, ax_ = plt.subplots(figsize=(4.5, 4.2))
     else:

@@ -20,17 +20,24 @@ LABEL_CANDIDATES = ("ems_label", "label")
 POSITIVE, NEGATIVE = 0.1, 0.01
 
 
-def get_vdata(vdata: AnnData | MuData, mod: str | None) -> AnnData:
-    """Return the AnnData to work on, checking ``chrom``/``pos`` and duplicated variants."""
+def get_vdata(vdata: AnnData | MuData, mod: str | None, *, coords: bool = True) -> AnnData:
+    """Return the AnnData to work on, checking ``chrom``/``pos`` and duplicated variants.
+
+    ``coords=False`` (scoring with a trained model): ``chrom``/``pos`` are optional.
+    """
     adata = get_modality(vdata, mod)
     missing = [c for c in ("chrom", "pos") if c not in adata.obs.columns]
-    if missing:
+    if missing and coords:
         msg = (
             f"Column(s) {missing} not found in .obs; sc-EMS needs each variant's chromosome ('chrom') and "
             f"position ('pos'). Available: {list(adata.obs.columns)[:20]}."
         )
         raise ValueError(msg)
-    if adata.obs["chrom"].isna().any() or pd.to_numeric(adata.obs["pos"], errors="coerce").isna().any():
+    present = [c for c in ("chrom", "pos") if c in adata.obs.columns]
+    if any(
+        pd.to_numeric(adata.obs[c], errors="coerce").isna().any() if c == "pos" else adata.obs[c].isna().any()
+        for c in present
+    ):
         msg = "Columns 'chrom' and 'pos' must have no missing values; drop those variants first."
         raise ValueError(msg)
     if not adata.obs_names.is_unique:
@@ -38,7 +45,7 @@ def get_vdata(vdata: AnnData | MuData, mod: str | None) -> AnnData:
         msg = f"Duplicated variant names in .obs_names, e.g. {dup}; drop duplicates (vdata[~vdata.obs_names.duplicated()])."
         raise ValueError(msg)
     key = [c for c in ("chrom", "pos", "ref", "alt", "gene") if c in adata.obs.columns]
-    dup = adata.obs.duplicated(key)
+    dup = adata.obs.duplicated(key) if "pos" in key else np.zeros(adata.n_obs, bool)
     if dup.any():
         ex = adata.obs.loc[dup, key].head(3).astype(str).agg(":".join, axis=1).tolist()
         msg = (
@@ -52,6 +59,13 @@ def get_vdata(vdata: AnnData | MuData, mod: str | None) -> AnnData:
 def get_features(adata: AnnData, layer: str | None = None) -> tuple[np.ndarray, list[str]]:
     """Dense float32 feature matrix and feature names."""
     check_nonempty(adata, "variant AnnData")
+    if not adata.var_names.is_unique:
+        dup = adata.var_names[adata.var_names.duplicated()].unique()[:5].tolist()
+        msg = f"Duplicated feature names in .var_names, e.g. {dup}; make them unique (vdata.var_names_make_unique())."
+        raise ValueError(msg)
+    if layer is not None and layer not in adata.layers:
+        msg = f"Layer {layer!r} not found; the AnnData has layers {list(adata.layers)}."
+        raise ValueError(msg)
     X = adata.layers[layer] if layer is not None else adata.X
     if X is None:
         msg = "The AnnData has no .X; put the annotation matrix (variants x features) in .X or pass layer=."
@@ -70,6 +84,8 @@ def get_labels(
 
     ``label`` given: that column (0/1, no NaN). ``None``: the first of ``ems_label``/``label``
     found, else model-5 thresholds on ``pip`` (1 above 0.1, 0 below 0.01, in between NaN).
+    ``required=False`` (labels for metrics only, when scoring with a trained model): no labels give
+    ``(None, None)``, and a label column may hold NaN (not labelled) or a single class.
     """
     obs = adata.obs
     if label is not None and label not in obs.columns and not (label == "ems_label" and pip in obs.columns):
@@ -78,6 +94,15 @@ def get_labels(
     if label is None:
         label = next((c for c in LABEL_CANDIDATES if c in obs.columns), None)
     if label is not None and label in obs.columns:
+        if not required:
+            y = pd.to_numeric(obs[label], errors="coerce").to_numpy(dtype=float)
+            bad = ~np.isnan(y) & ~np.isin(y, (0.0, 1.0)) | (np.isnan(y) & obs[label].notna().to_numpy())
+            if bad.any():
+                msg = (
+                    f"The label column {label!r} must be 0/1 (NaN: not labelled), got e.g. {obs[label][bad].iloc[0]!r}."
+                )
+                raise ValueError(msg)
+            return y, label
         y = check_binary_labels(obs[label].to_numpy(), what=f"label column {label!r}")
         return y.astype(float), label
     if pip is not None and pip in obs.columns:
@@ -87,7 +112,7 @@ def get_labels(
             raise ValueError(msg)
         y = np.where(p > POSITIVE, 1.0, np.where(p < NEGATIVE, 0.0, np.nan))
         lab = y[~np.isnan(y)]
-        if lab.size == 0 or lab.min() == lab.max():
+        if required and (lab.size == 0 or lab.min() == lab.max()):
             msg = (
                 f"PIP thresholds (> {POSITIVE} positive, < {NEGATIVE} negative) give a single class "
                 f"({int(np.nansum(y))} positives, {int((y == 0).sum())} negatives); both are needed."

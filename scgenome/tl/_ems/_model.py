@@ -289,7 +289,8 @@ class EMSModel:
         Parameters
         ----------
         path
-            File stem; a ``.cbm`` or ``.json`` suffix is replaced.
+            File stem; a ``.cbm`` or ``.json`` suffix is replaced, any other is kept
+            (``"gtex.v1"`` writes ``gtex.v1.cbm`` and ``gtex.v1.json``).
 
         Returns
         -------
@@ -299,7 +300,7 @@ class EMSModel:
         if stem.suffix in (".cbm", ".json"):
             stem = stem.with_suffix("")
         stem.parent.mkdir(parents=True, exist_ok=True)
-        cbm, meta = stem.with_suffix(".cbm"), stem.with_suffix(".json")
+        cbm, meta = stem.with_name(stem.name + ".cbm"), stem.with_name(stem.name + ".json")
         self.booster.save_model(str(cbm), format="cbm")
         meta.write_text(json.dumps(self._meta(), indent=1))
         return cbm, meta
@@ -312,7 +313,7 @@ class EMSModel:
         stem = Path(path)
         if stem.suffix in (".cbm", ".json"):
             stem = stem.with_suffix("")
-        cbm, meta_path = stem.with_suffix(".cbm"), stem.with_suffix(".json")
+        cbm, meta_path = stem.with_name(stem.name + ".cbm"), stem.with_name(stem.name + ".json")
         for p in (cbm, meta_path):
             if not p.exists():
                 msg = f"Model file {p} not found; EMSModel.save writes both {cbm.name} and {meta_path.name}."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -55,7 +56,9 @@ def ems_score(
     With ``model=None`` one model is trained per chromosome on the labelled variants of all other
     chromosomes (see :func:`~scgenome.tl.ems_train` for the training options) and scores every
     variant of the held-out chromosome, so no variant is scored by a model that saw its
-    chromosome. With a model, the variants are scored by it; labels, when present, give metrics.
+    chromosome. With a model, the variants are scored by it; labels, when present, give metrics
+    (then ``chrom``/``pos`` are optional, and a label column may hold NaN or a single class: those
+    variants are scored all the same, without metrics where AP / AUC are undefined).
 
     Parameters
     ----------
@@ -104,9 +107,13 @@ def ems_score(
     ``obs[f"{key_added}_prior"]``
         Probability at ``prior`` (only when ``prior`` is given).
     ``obs[f"{key_added}_fold"]``
-        Chromosome held out by the model that scored the variant (LOCO), or ``"model"``.
-    ``obs[f"{key_added}_label"]``
-        The 0/1 label used (NaN where unlabelled).
+        Chromosome held out by the model that scored the variant (LOCO; missing for chromosomes left
+        unscored by ``n_folds``), or ``"model"``.
+    ``obs[f"{key_added}_label_used"]``
+        The 0/1 label used for training and metrics (NaN where unlabelled: PIP between the
+        thresholds, or a missing label when scoring with a model; all NaN without usable labels).
+        Its name differs from the input ``ems_label`` of :func:`~scgenome.pp.ems_labels`, which it
+        never overwrites.
     ``obsm[f"{key_added}_shap"]``, ``obs[f"{key_added}_shap_base"]``
         SHAP values (variants x features) and the expected value; each row plus the base sums
         to the margin (only with ``shap=True``).
@@ -116,10 +123,11 @@ def ems_score(
         Feature weight used.
     ``uns[key_added]``
         ``params``, ``weights`` (pattern -> features reached), ``metrics`` (pooled ``ap``, ``auc``,
-        ``brier``, ``base_rate``, ``n``, ``n_positive``, SNV-only ``ap_snv``/``auc_snv`` when variant
-        types are known, bootstrap ``ap_ci``/``auc_ci``), ``per_chromosome`` (n, positives,
-        base_rate, ap, auc; NaN for a chromosome without positives) and, for LOCO, ``folds``
-        (held-out chromosome, training chromosomes, rows, trees).
+        ``brier``, ``base_rate``, ``n``, ``n_positive``, SNV-only ``n_snv``/``ap_snv``/``auc_snv``
+        when variant types are known, bootstrap ``ap_ci``/``auc_ci``, and ``label``: where the
+        labels came from; empty without usable labels), ``per_chromosome`` (n, positives,
+        base_rate, ap, auc; NaN for a chromosome without positives), ``prior`` (when given) and,
+        for LOCO, ``folds`` (held-out chromosome, training chromosomes, rows, trees).
 
     Notes
     -----
@@ -141,18 +149,18 @@ def ems_score(
     if prior is not None and not 0 < prior < 1:
         msg = f"prior must lie strictly between 0 and 1, got {prior!r}."
         raise ValueError(msg)
-    adata = get_vdata(vdata, mod)
-    X, names = get_features(adata, layer)
-    chrom = adata.obs["chrom"].astype(str).to_numpy()
-    rng = get_rng(rng)
     if isinstance(model, str) or hasattr(model, "__fspath__"):
         model = EMSModel.load(model)
+    adata = get_vdata(vdata, mod, coords=model is None)
+    X, names = get_features(adata, layer)
+    chrom = adata.obs["chrom"].astype(str).to_numpy() if "chrom" in adata.obs.columns else None
+    rng = get_rng(rng)
     y, source = get_labels(adata, label, pip, required=model is None)
     n = adata.n_obs
     margin = np.full(n, np.nan)
     calibrated = np.full(n, np.nan)
     priorw = np.full(n, np.nan)
-    fold = np.full(n, "", dtype=object)
+    fold = np.full(n, None, dtype=object)
     shap_vals = np.full((n, len(names)), np.nan, dtype=np.float32) if shap else None
     shap_base = np.full(n, np.nan) if shap else None
     importance = np.full(len(names), np.nan)
@@ -163,6 +171,29 @@ def ems_score(
         if not isinstance(model, EMSModel):
             msg = f"model must be an EMSModel or a saved model path, got {type(model).__name__}."
             raise ValueError(msg)
+        ignored = [
+            name
+            for name, value, default in (
+                ("feature_weights", feature_weights, DEFAULT_FEATURE_WEIGHTS),
+                ("default_weight", default_weight, 1.0),
+                ("abs_features", abs_features, DEFAULT_ABS_FEATURES),
+                ("params", params, None),
+                ("preset", preset, "reference"),
+                ("class_weights", class_weights, "balanced"),
+                ("early_stopping", early_stopping, True),
+                ("refit", refit, None),
+                ("calibration", calibration, "platt"),
+                ("n_folds", n_folds, None),
+            )
+            if value is not default and value != default
+        ]
+        if ignored:
+            warnings.warn(
+                f"Training option(s) {ignored} have no effect when scoring with a trained model; the model's own "
+                "settings (and calibration) are used.",
+                UserWarning,
+                stacklevel=2,
+            )
         Xa = model.align(X, names)  # raises on missing features, warns on extra ones
         col = {f: i for i, f in enumerate(names)}
         idx = [col[f] for f in model.features]
@@ -190,7 +221,7 @@ def ems_score(
             raise ValueError(msg)
         for c in chroms:
             yt = y[labelled & (chrom != c)]
-            if yt.min() == yt.max():
+            if yt.size == 0 or yt.min() == yt.max():
                 msg = f"Without chromosome {c!r} the training labels hold a single class; LOCO cannot train that fold."
                 raise ValueError(msg)
         seeds = {c: child_seed(rng) for c in chroms}
@@ -268,12 +299,21 @@ def ems_score(
     per_chrom = None
     if y is not None:
         ok = ~np.isnan(y) & ~np.isnan(margin)
+        if model is not None and len(np.unique(y[ok])) < 2:
+            warnings.warn(
+                f"The labels ({source}) of the scored variants hold {'no labelled variant' if not ok.any() else 'a single class'}; "
+                "the variants are scored without AP / AUC.",
+                UserWarning,
+                stacklevel=2,
+            )
+            y = None
+    if y is not None:
         snv = snv_mask(adata)
         metrics, per_chrom = summarize(
             y[ok].astype(int),
             margin[ok],
             prob=calibrated[ok] if not np.isnan(calibrated[ok]).any() else None,
-            chrom=chrom[ok],
+            chrom=None if chrom is None else chrom[ok],
             snv=None if snv is None else snv[ok],
             n_boot=n_boot,
             rng=rng,
@@ -290,8 +330,8 @@ def ems_score(
     out.obs[f"{key_added}_calibrated"] = calibrated
     if prior is not None:
         out.obs[f"{key_added}_prior"] = priorw
-    out.obs[f"{key_added}_fold"] = pd.Categorical(fold.astype(str))
-    out.obs[f"{key_added}_label"] = np.full(n, np.nan) if y is None else y
+    out.obs[f"{key_added}_fold"] = pd.Categorical(fold)
+    out.obs[f"{key_added}_label_used"] = np.full(n, np.nan) if y is None else y
     if shap:
         out.obsm[f"{key_added}_shap"] = shap_vals
         out.obs[f"{key_added}_shap_base"] = shap_base

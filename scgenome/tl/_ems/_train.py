@@ -34,7 +34,7 @@ def resolve_params(
 def ems_train(
     vdata: AnnData | MuData,
     *,
-    label: str = "ems_label",
+    label: str | None = None,
     feature_weights: Mapping[str, float] | None = DEFAULT_FEATURE_WEIGHTS,
     default_weight: float = 1.0,
     abs_features: Iterable[str] | None = DEFAULT_ABS_FEATURES,
@@ -57,8 +57,9 @@ def ems_train(
     vdata
         Variants x annotations; ``obs`` has ``chrom``, ``pos`` and ``label`` (0/1) or ``pip``.
     label
-        0/1 column of ``obs``. When it is ``"ems_label"`` and absent, model-5 thresholds are
-        applied to ``obs[pip]`` (1 if PIP > 0.1, 0 if PIP < 0.01, the rest left out).
+        0/1 column of ``obs``. ``None`` (as in :func:`~scgenome.tl.ems_score`): ``ems_label`` or
+        ``label`` when present, else model-5 thresholds on ``obs[pip]`` (1 if PIP > 0.1, 0 if
+        PIP < 0.01, the rest left out).
     feature_weights
         ``{pattern: weight}`` passed to CatBoost's ``feature_weights``. A pattern with ``*`` is a
         glob over the whole name (``"diff_*"`` is a prefix: ``length_diff`` is not caught); a
