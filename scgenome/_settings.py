@@ -81,7 +81,18 @@ class ScgenomeSettings:
         device = device or self.device
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        return torch.device(device)
+        try:
+            dev = torch.device(device)
+        except (RuntimeError, TypeError) as err:
+            msg = f"device must be 'auto', 'cpu' or 'cuda' (or 'cuda:N'), got {device!r}."
+            raise ValueError(msg) from err
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            msg = "device='cuda' was asked for but torch sees no CUDA GPU; use device='auto' or 'cpu'."
+            raise ValueError(msg)
+        if dev.type not in ("cpu", "cuda"):
+            msg = f"device must be 'auto', 'cpu' or 'cuda' (or 'cuda:N'), got {device!r}."
+            raise ValueError(msg)
+        return dev
 
 
 settings = ScgenomeSettings()

@@ -61,8 +61,13 @@ def check_counts(X, *, what: str = "counts") -> None:
     if (values < 0).any():
         msg = f"The {what} contain negative values (min {values.min()}); raw non-negative counts are required."
         raise ValueError(msg)
-    if np.issubdtype(values.dtype, np.floating) and (np.abs(values - np.round(values)) > 1e-8).any():
-        msg = f"The {what} contain non-integer values; raw integer counts are required (e.g. layer='counts')."
+    off = np.abs(values - np.round(values)) if np.issubdtype(values.dtype, np.floating) else None
+    if off is not None and (off > 1e-8).any():
+        msg = (
+            f"The {what} contain non-integer values ({int((off > 1e-8).sum())} entries, up to {off.max():.3g} from an "
+            "integer); raw integer counts are required (e.g. layer='counts'; round them with np.rint if they are "
+            "counts stored with float noise)."
+        )
         raise ValueError(msg)
 
 

@@ -212,6 +212,93 @@ def test_size_factors_offset():
     np.testing.assert_allclose(same.varm["negbin_mean"], adata.varm["negbin_mean"])
     pred = sg.tl.negbin_predict(adata)  # the fit's size-factor column is used when present
     np.testing.assert_allclose(pred["mean"].iloc[:, 0], np.exp(adata.varm["negbin_mean"].iloc[0, 0]) * sf)
+    # an array of size factors is kept with the fit: the fitted cells' predictions and samples use it again
+    np.testing.assert_allclose(same.uns["negbin"]["size_factors"], sf)
+    np.testing.assert_allclose(sg.tl.negbin_predict(same)["mean"].to_numpy(), pred["mean"].to_numpy())
+    sim = sg.tl.negbin_sample(same, rng=0)
+    assert np.corrcoef(np.asarray(sim.X).sum(1), sf)[0, 1] > 0.5
+    # new cells without the fit's size factors: predicted at size factor 1, with a warning
+    with caplog_warning() as records:
+        new = sg.tl.negbin_predict(adata, pd.DataFrame(index=["a", "b"]))
+    assert any("size factor 1" in r.getMessage() for r in records)
+    np.testing.assert_allclose(new["mean"].iloc[:, 0], np.exp(adata.varm["negbin_mean"].iloc[0, 0]))
+    with pytest.raises(ValueError, match="'nope' not found"):
+        sg.tl.negbin_predict(adata, size_factors="nope")
+
+
+class caplog_warning:
+    """Collect the package logger's records (a context manager independent of pytest's caplog)."""
+
+    def __enter__(self):
+        import logging
+
+        self.records = []
+        self.handler = logging.Handler()
+        self.handler.emit = self.records.append
+        logging.getLogger("scgenome").addHandler(self.handler)
+        return self.records
+
+    def __exit__(self, *exc):
+        import logging
+
+        logging.getLogger("scgenome").removeHandler(self.handler)
+
+
+def test_stateful_transforms_and_integer_categories_predict_as_fitted(tmp_path):
+    rng = np.random.default_rng(11)
+    n = 800
+    obs = pd.DataFrame({"t": rng.uniform(0, 3, n), "batch": rng.integers(0, 3, n)}, index=[f"c{i}" for i in range(n)])
+    mu = np.exp(0.5 + np.sin(obs["t"].to_numpy()) + 0.4 * (obs["batch"].to_numpy() == 2))[:, None]
+    adata = ad.AnnData(rng.negative_binomial(4.0, 4.0 / (4.0 + mu), size=(n, 4)).astype(float), obs=obs)
+    sg.tl.negbin_fit(adata, {"mean": "~ bs(t, df=4) + C(batch)", "dispersion": "~ center(t)"})
+    assert adata.uns["negbin"]["design"]["mean"]["variables"] == ["t", "batch"]
+    assert adata.uns["negbin"]["design"]["dispersion"]["variables"] == ["t"]
+    full = sg.tl.negbin_predict(adata)
+    # the spline recovers the non-linear truth
+    np.testing.assert_allclose(full["mean"].iloc[:, 0] / mu[:, 0], 1.0, atol=0.15)
+    # two cells alone: the knots, the centre and the batch levels are the fit's, not theirs
+    sub = adata.obs.iloc[[3, 10]]
+    sub = sub.assign(batch=[2, 2])
+    sg_full = sg.tl.negbin_predict(adata, adata.obs.assign(batch=2))
+    part = sg.tl.negbin_predict(adata, sub)
+    for k in ("mean", "dispersion"):
+        np.testing.assert_allclose(part[k].to_numpy(), sg_full[k].loc[sub.index].to_numpy(), rtol=1e-10)
+    adata.write_h5ad(tmp_path / "bs.h5ad")
+    back = ad.read_h5ad(tmp_path / "bs.h5ad")
+    np.testing.assert_allclose(sg.tl.negbin_predict(back, sub)["mean"].to_numpy(), part["mean"].to_numpy())
+    with pytest.raises(ValueError, match="did not see"):
+        sg.tl.negbin_predict(adata, sub.assign(batch=[7, 2]))
+
+
+def test_bad_options_and_messages():
+    adata = small_nb(n=200, g=3)
+    with pytest.raises(ValueError, match="chunk_size"):
+        sg.tl.negbin_fit(adata, "~ x", chunk_size=0)
+    with pytest.raises(ValueError, match="device"):
+        sg.tl.negbin_fit(adata, "~ x", device="tpu")
+    assert "negbin" not in adata.uns
+    noisy = adata.copy()
+    noisy.X = noisy.X + 1e-6
+    with pytest.raises(ValueError, match=r"up to 1e-06 from an integer"):
+        sg.tl.negbin_fit(noisy, "~ x")
+    adata.var["gene_ids"] = [f"ENSG{i}" for i in range(adata.n_vars)]
+    sg.tl.negbin_fit(adata, "~ x")
+    sim = sg.tl.negbin_sample(adata, rng=0)
+    assert list(sim.var["gene_ids"]) == list(adata.var["gene_ids"])
+
+
+def test_warnings_reach_stderr_without_logging_setup(monkeypatch, capsys):
+    import logging
+
+    from scgenome._logging import logger
+
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
+    logger.warning("a warning for the user")
+    assert "scgenome WARNING: a warning for the user" in capsys.readouterr().err
+    # once the application configures logging, the records go there alone
+    monkeypatch.setattr(logging.getLogger(), "handlers", [logging.NullHandler()])
+    logger.warning("not twice")
+    assert "not twice" not in capsys.readouterr().err
 
 
 def test_predict_after_h5ad_round_trip(tmp_path):

@@ -109,12 +109,16 @@ def negbin_fit(
         Cells x genes AnnData with raw integer counts in ``X`` or ``layer`` (dense or sparse).
     formulas
         ``{"mean": ..., "dispersion": ..., "zero_inflation": ...}`` formulaic formulas over
-        ``adata.obs`` (``~ .`` for all columns, categoricals, interactions, ``- 1``), or a string for
-        the mean alone. ``dispersion`` and ``zero_inflation`` default to ``"~ 1"``.
+        ``adata.obs`` (``~ .`` for all columns, categoricals, ``C(batch)`` on integer codes,
+        interactions, ``- 1``, and stateful transforms such as ``bs(pseudotime, df=5)``,
+        ``center(x)``, ``scale(x)``, ``poly(x, degree=2)``, whose knots, means and scales stay
+        those of the fitted cells when predicting for new ones), or a string for the mean alone. ``dispersion`` and ``zero_inflation`` default to ``"~ 1"``.
     layer
         Layer holding the counts; ``None`` uses ``X``.
     size_factors
-        An ``obs`` column or an array of positive per-cell factors, entered as ``log`` offset.
+        An ``obs`` column or an array of positive per-cell factors, entered as ``log`` offset. An
+        array is kept in ``uns[key_added]["size_factors"]``, so that predicting or sampling the fitted
+        cells (``obs=None``) uses it again.
     family
         ``"nb"`` (negative binomial), ``"poisson"`` or ``"zinb"`` (zero-inflated NB).
     key_added
@@ -149,8 +153,11 @@ def negbin_fit(
     ``adata.var[f"{key_added}_n_iter"]``
         Newton iterations per gene.
     ``adata.uns[key_added]``
-        ``family``, ``formulas``, ``terms`` and ``design`` (formula, variables, categorical levels:
-        what :func:`negbin_predict` needs to rebuild design matrices) and ``params`` (settings).
+        ``family``, ``formulas``, ``terms`` and ``design`` (formula, variables, categorical levels,
+        formulaic's state of stateful transforms such as ``bs(pseudotime, df=5)``: what
+        :func:`negbin_predict` needs to rebuild design matrices), ``params`` (settings;
+        ``size_factors`` names the ``obs`` column used) and, when ``size_factors`` was an array,
+        ``size_factors`` (the array).
 
     Notes
     -----
@@ -194,7 +201,7 @@ def negbin_fit(
     dev = settings.torch_device(device)
     n_cells, n_genes = adata.shape
     k = sum(d.shape[1] for d in designs)
-    chunk = int(chunk_size) if chunk_size else _default_chunk(n_cells, k)
+    chunk = int(chunk_size) if chunk_size is not None else _default_chunk(n_cells, k)
     if chunk < 1:
         msg = f"chunk_size must be positive, got {chunk_size}."
         raise ValueError(msg)
@@ -255,6 +262,8 @@ def negbin_fit(
             "sparse": bool(sp.issparse(x_mat)),
         },
     }
+    if sf is not None and not sf_name:
+        adata.uns[key_added]["size_factors"] = sf
     return adata if copy else None
 
 
@@ -274,6 +283,7 @@ def _stored(adata: AnnData, key: str) -> dict[str, Any]:
 def _linear_predictors(adata: AnnData, obs: pd.DataFrame | None, key: str, size_factors) -> dict[str, np.ndarray]:
     info = _stored(adata, key)
     family = str(info["family"])
+    new_cells = obs
     obs = adata.obs if obs is None else obs
     if not isinstance(obs, pd.DataFrame):
         msg = f"obs must be a pandas DataFrame of covariates, got {type(obs).__name__}."
@@ -290,7 +300,18 @@ def _linear_predictors(adata: AnnData, obs: pd.DataFrame | None, key: str, size_
         sf_name = str(info["params"].get("size_factors", ""))
         if sf_name and sf_name in obs.columns:
             size_factors = sf_name
+        elif new_cells is None and "size_factors" in info:
+            size_factors = np.asarray(info["size_factors"], dtype=float)
+        elif sf_name or "size_factors" in info:
+            logger.warning(
+                "The fit used size factors (%s) that these cells do not have: predicting for size factor 1 "
+                "(pass size_factors= to scale the means).",
+                repr(sf_name) if sf_name else "an array",
+            )
     if size_factors is not None:
+        if isinstance(size_factors, str) and size_factors not in obs.columns:
+            msg = f"size_factors column {size_factors!r} not found in obs; available: {list(obs.columns)[:20]}."
+            raise ValueError(msg)
         sf = obs[size_factors].to_numpy(float) if isinstance(size_factors, str) else np.asarray(size_factors, float)
         if sf.shape[0] != len(obs) or not np.isfinite(sf).all() or (sf <= 0).any():
             msg = "size_factors must be finite, positive and one per row of obs."
@@ -319,7 +340,8 @@ def negbin_predict(
         ``key_added`` of the fit.
     size_factors
         Per-cell size factors (``obs`` column or array) multiplying the mean. ``None`` uses the
-        fit's size-factor column when ``obs`` has it, else 1.
+        fit's size factors: its ``obs`` column when ``obs`` has it, its array for the fitted cells
+        (``obs=None``), else 1 (with a warning when the fit had size factors).
 
     Returns
     -------
@@ -379,7 +401,7 @@ def negbin_sample(
 
     Returns
     -------
-    A new AnnData (``obs`` the simulated cells, ``var`` the genes) with integer counts in ``X``
+    A new AnnData (``obs`` the simulated cells, ``var`` a copy of ``adata.var``) with integer counts in ``X``
     (CSR when the fitted counts were sparse). Genes without fitted parameters (no counts) get
     zeros. With ``copula=True``, ``uns["negbin_copula"]`` holds the shrinkage intensity.
 
@@ -424,7 +446,7 @@ def negbin_sample(
     counts[:, missing] = 0
     sparse = bool(info["params"].get("sparse", False))
     x = sp.csr_matrix(counts) if sparse else counts
-    return AnnData(X=x, obs=new_obs, var=pd.DataFrame(index=adata.var_names.copy()), uns=uns)
+    return AnnData(X=x, obs=new_obs, var=adata.var.copy(), uns=uns)
 
 
 def _clean(a: np.ndarray | None) -> np.ndarray | None:

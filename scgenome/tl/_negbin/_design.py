@@ -2,13 +2,18 @@
 
 The spec (:class:`dict` of strings and lists only) is enough to rebuild the same design matrix for
 new cells after :func:`anndata.write_h5ad` / :func:`anndata.read_h5ad`: the formula as given, the
-``obs`` columns it used (all columns at fit time for ``~ .``), the kind of each column and the
-levels of each categorical column.
+``obs`` columns it used (all columns at fit time for ``~ .``), the kind of each column, the
+levels of each categorical column and, as a JSON string, formulaic's state of the fit: the
+categories of each categorical term (``C(batch)`` on an integer column included) and the state of
+stateful transforms (``center``, ``scale``, ``bs``, ``poly``: means, scales, knots), so new cells
+are centred, scaled and given spline bases by the fitted cells' values, not their own.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -50,17 +55,88 @@ def _is_categorical(values: pd.Series) -> bool:
     )
 
 
-def _model_matrix(formula: str, frame: pd.DataFrame):
+def _model_matrix(formula: str, frame: pd.DataFrame, state: str | None = None):
+    """Build the model matrix of ``formula`` over ``frame``, with the fitted spec's ``state`` when given.
+
+    With ``state`` (see :func:`_dump_state`) stateful transforms and categorical terms keep the fit's values.
+    """
     import formulaic
+    from formulaic.errors import DataMismatchWarning
 
     try:
-        return formulaic.model_matrix(formula, frame, na_action="raise")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", DataMismatchWarning)
+            if state is None:
+                return formulaic.model_matrix(formula, frame, na_action="raise")
+            return _load_state(formula, state, list(frame.columns)).get_model_matrix(frame)
+    except DataMismatchWarning as err:
+        seen = str(err).split(" They are being", 1)[0]
+        msg = f"The cells have values the fit did not see (formula {formula!r}); the model cannot predict for them. {seen}"
+        raise ValueError(msg) from err
     except Exception as err:  # formulaic raises several of its own error types
         msg = (
             f"Could not build a design matrix from formula {formula!r}: {err} "
             f"Columns available in .obs: {list(frame.columns)}."
         )
         raise ValueError(msg) from err
+
+
+def _encode(x: Any) -> Any:
+    """JSON-safe form of formulaic's state (dict keys and numpy scalars keep their types)."""
+    if isinstance(x, dict):
+        return {"__dict__": [[_encode(k), _encode(v)] for k, v in x.items()]}
+    if isinstance(x, tuple):
+        return {"__tuple__": [_encode(v) for v in x]}
+    if isinstance(x, list):
+        return [_encode(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return {"__array__": _encode(x.tolist())}
+    if isinstance(x, np.generic):
+        return x.item()
+    if x is None or isinstance(x, bool | int | float | str):
+        return x
+    msg = f"cannot store formulaic state of type {type(x).__name__}"
+    raise TypeError(msg)
+
+
+def _decode(x: Any) -> Any:
+    if isinstance(x, dict):
+        if "__dict__" in x:
+            return {_decode(k): _decode(v) for k, v in x["__dict__"]}
+        if "__tuple__" in x:
+            return tuple(_decode(v) for v in x["__tuple__"])
+        if "__array__" in x:
+            return np.asarray(_decode(x["__array__"]))
+    if isinstance(x, list):
+        return [_decode(v) for v in x]
+    return x
+
+
+def _dump_state(model_spec) -> str:
+    """Serialise the transform state and the categorical terms' categories of a formulaic spec to JSON."""
+    categories = {
+        str(term): list(state.get("categories", []))
+        for term, (kind, state) in model_spec.encoder_state.items()
+        if getattr(kind, "value", kind) == "categorical"
+    }
+    return json.dumps({"transform_state": _encode(dict(model_spec.transform_state)), "categories": _encode(categories)})
+
+
+def _load_state(formula: str, state: str, variables: list[str]):
+    from formulaic import Formula, ModelSpec
+    from formulaic.parser.types import Factor
+
+    raw = json.loads(state)
+    encoder_state = {
+        term: (Factor.Kind.CATEGORICAL, {"categories": cats}) for term, cats in _decode(raw["categories"]).items()
+    }
+    return ModelSpec(
+        # the columns ``.`` stands for (those of the fit, the only ones the rebuilt frame holds)
+        formula=Formula(formula, _context={"__formulaic_variables_available__": variables}),
+        transform_state=_decode(raw["transform_state"]),
+        encoder_state=encoder_state,
+        na_action="raise",
+    )
 
 
 def collinear_columns(matrix: np.ndarray, names: list[str], *, rtol: float = 1e-9) -> list[str]:
@@ -106,7 +182,7 @@ def build_design(obs: pd.DataFrame, formula: str, *, what: str = "mean") -> tupl
             raise ValueError(msg) from err
         check_no_nan(obs, [c for c in obs.columns if c in required], what=f"{what} covariate")
         mm = _model_matrix(formula, frame)
-        keys = set(mm.model_spec.encoder_state) | required
+        keys = set(mm.model_spec.encoder_state) | required | {str(v) for v in mm.model_spec.required_variables}
         used = [c for c in obs.columns if c in keys]
         frame = frame[used]
     names = [str(c) for c in mm.columns]
@@ -132,6 +208,7 @@ def build_design(obs: pd.DataFrame, formula: str, *, what: str = "mean") -> tupl
         "categorical": [c for c in used if _is_categorical(frame[c])],
         "levels": {c: [str(x) for x in frame[c].cat.categories] for c in used if _is_categorical(frame[c])},
         "columns": names,
+        "state": _dump_state(mm.model_spec),
     }
     return matrix, spec
 
@@ -165,7 +242,8 @@ def rebuild_design(obs: pd.DataFrame, spec: Mapping[str, Any], *, what: str = "m
                 raise ValueError(msg)
             cols[v] = obs[v]
     frame = pd.DataFrame(cols, index=obs.index)
-    mm = _model_matrix(str(spec["formula"]), frame)
+    state = spec.get("state")  # absent in fits saved before it was stored
+    mm = _model_matrix(str(spec["formula"]), frame, None if state is None else str(state))
     names = [str(c) for c in mm.columns]
     expected = [str(c) for c in np.atleast_1d(spec["columns"])]
     if names != expected:
