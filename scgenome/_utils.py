@@ -11,6 +11,7 @@ from ._settings import settings
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    import pandas as pd
     from anndata import AnnData
     from mudata import MuData
 
@@ -58,4 +59,65 @@ def get_modality(data: AnnData | MuData, mod: str | None = None) -> AnnData:
     raise TypeError(msg)
 
 
-__all__ = ["child_seed", "get_modality", "get_rng", "progress"]
+def pheno_table(mdata: MuData, pheno_mod: str, obs_names) -> pd.DataFrame:
+    """Phenotypes of a MuData aligned by name to the genotype modality's ``obs_names``.
+
+    The table is the ``pheno_mod`` modality's ``X`` columns (named by its ``var_names``) and ``obs``
+    columns, or ``mdata.obs`` when there is no such modality. Rows are matched by individual id, never
+    by position; individuals of the genotype modality without a phenotype row get missing values, and
+    phenotype rows of individuals without genotypes are an error.
+    """
+    import pandas as pd
+    import scipy.sparse as sp
+
+    tab = mdata.obs.copy()
+    if pheno_mod in mdata.mod:
+        pm = mdata.mod[pheno_mod]
+        tab = pm.obs.copy()
+        if pm.n_vars:
+            Xp = pm.X.toarray() if sp.issparse(pm.X) else np.asarray(pm.X)
+            for j, v in enumerate(pm.var_names):
+                tab[str(v)] = Xp[:, j]
+    if not tab.index.is_unique:
+        dup = tab.index[tab.index.duplicated()].unique()[:5].tolist()
+        msg = f"The phenotype table has duplicated individual ids, e.g. {dup}."
+        raise ValueError(msg)
+    names = pd.Index(obs_names).astype(str)
+    tab.index = tab.index.astype(str)
+    extra = tab.index.difference(names)
+    if len(extra):
+        msg = (
+            f"{len(extra)} phenotype row(s) have no genotypes (ids not in the genotype modality's obs_names), "
+            f"e.g. {extra[:5].tolist()}; the modalities are matched by individual id."
+        )
+        raise ValueError(msg)
+    return tab.reindex(names)
+
+
+def geno_view(data, mod: tuple[str, str] = ("geno", "pheno")):
+    """Return the genotype AnnData of ``data`` with the phenotypes in ``obs`` (a light view for reading).
+
+    An AnnData is returned as it is; for a MuData, the ``mod[0]`` modality's ``X`` and ``var`` with
+    :func:`pheno_table` of ``mod[1]`` as ``obs``.
+    """
+    from anndata import AnnData
+
+    if isinstance(data, AnnData):
+        return data
+    try:
+        from mudata import MuData
+    except ImportError:  # pragma: no cover
+        MuData = ()
+    if not isinstance(data, MuData):
+        msg = f"Expected an AnnData or MuData, got {type(data).__name__}."
+        raise TypeError(msg)
+    if mod[0] not in data.mod:
+        msg = f"MuData has no genotype modality {mod[0]!r}; modalities: {list(data.mod)}. Pass mod=(geno, pheno)."
+        raise ValueError(msg)
+    geno = data.mod[mod[0]]
+    obs = pheno_table(data, mod[1], geno.obs_names)
+    obs.index = geno.obs_names
+    return AnnData(geno.X, obs=obs, var=geno.var, obsm=dict(geno.obsm), obsp=dict(geno.obsp), uns=dict(geno.uns))
+
+
+__all__ = ["child_seed", "geno_view", "get_modality", "get_rng", "pheno_table", "progress"]

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..._logging import logger
-from ..._utils import child_seed, get_rng
+from ..._utils import child_seed, get_rng, pheno_table
 from ..._validation import check_nonempty, check_var_columns
 from .._gwas._api import _design, _gwas_compute, _GwasResult
 from ._hmm import chain_tables, fit_hmm, sample_hmm
@@ -391,7 +391,7 @@ def synthesize(
             msg = f"MuData has no genotype modality {mod[0]!r}; modalities: {list(gdata.mod)}. Pass mod=(geno, pheno)."
             raise ValueError(msg)
         geno = gdata.mod[mod[0]]
-        ptab = _pheno_table(gdata, mod[1])
+        ptab = pheno_table(gdata, mod[1], geno.obs_names)
     else:
         geno = gdata
         ptab = geno.obs
@@ -961,18 +961,6 @@ def _pair_repulsion(model, group: np.ndarray, het_real: float, tables: list, see
         else:
             hi, h_hi = w, h
     return float(lo + (hi - lo) * (het_real - h_lo) / (h_hi - h_lo))
-
-
-def _pheno_table(mdata: MuData, pheno_mod: str) -> pd.DataFrame:
-    """Phenotype table of a MuData: the pheno modality's X columns, its obs, and mdata.obs."""
-    tab = mdata.obs.copy()
-    if pheno_mod in mdata.mod:
-        pm = mdata.mod[pheno_mod]
-        tab = pm.obs.copy()
-        Xp = _dense(pm.X) if pm.n_vars else np.zeros((pm.n_obs, 0))
-        for j, v in enumerate(pm.var_names):
-            tab[str(v)] = Xp[:, j]
-    return tab
 
 
 def _gwas_view(geno: AnnData, ptab: pd.DataFrame, phenotype: str, covariates: list[str]) -> AnnData:
