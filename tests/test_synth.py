@@ -182,6 +182,8 @@ def test_privacy_attacks_detect_copies(split):
     assert priv["windows_loci"] >= 2
     assert priv["mia_auc_window_loci"] > 0.8
     assert priv["longest_identical_segment"] >= 290  # a whole chromosome
+    # the k-NN classifier on the PCs flags them too: each copy's nearest neighbour is its real twin
+    assert tabs["fidelity"]["value"]["classifier_auc_knn"] < 0.4
 
 
 def test_binary_trait_with_binary_covariate(split, synth):
@@ -262,6 +264,47 @@ def test_mudata_roundtrip(split):
     assert set(out.mod) == {"geno", "pheno"}
     assert list(out["pheno"].var_names) == ["pheno", "sex"]
     assert out["geno"].n_vars == 200
+    # phenotypes are matched to genotypes by individual id, not by row position
+    flipped = mudata.MuData({"geno": geno, "pheno": pheno[::-1].copy()})
+    again = sg.tl.synthesize(flipped, phenotypes="pheno", covariates="sex", n_states=6, n_iter=2, rng=0)
+    np.testing.assert_array_equal(again["pheno"].X, out["pheno"].X)
+    np.testing.assert_array_equal(again["geno"].X, out["geno"].X)
+    # individuals without a phenotype row have missing phenotypes; rows without genotypes are an error
+    part = sg.tl.synthesize(
+        mudata.MuData({"geno": geno, "pheno": pheno[: sub.n_obs // 2].copy()}),
+        phenotypes="pheno",
+        n_states=6,
+        n_iter=2,
+        rng=0,
+    )
+    assert 0.3 < np.isnan(part["pheno"][:, "pheno"].X).mean() < 0.7
+    stray = pheno[:5].copy()
+    stray.obs_names = [f"x{i}" for i in range(5)]
+    with pytest.raises(ValueError, match="no genotypes"):
+        sg.tl.synthesize(mudata.MuData({"geno": geno, "pheno": stray}), phenotypes="pheno", n_states=6, n_iter=2)
+    # the report takes the MuData pair as well, and writes into the synthetic genotype modality
+    real = mudata.MuData({"geno": geno, "pheno": pheno})
+    tabs = sg.tl.synthesis_report(real, out, phenotype="pheno", n_subsamples=1, rng=0)
+    flat = ad.AnnData(out["geno"].X, obs=out["pheno"].to_df(), var=out["geno"].var)
+    ref = sg.tl.synthesis_report(sub, flat, phenotype="pheno", n_subsamples=1, rng=0)
+    pd.testing.assert_frame_equal(tabs["gwas"], ref["gwas"])
+    assert "synthesis_report" in out["geno"].uns
+    with pytest.raises(ValueError, match="thresholds"):
+        sg.tl.synthesis_report(sub, flat, phenotype="pheno", thresholds=[])
+    with pytest.raises(ValueError, match="n_subsamples"):
+        sg.tl.synthesis_report(sub, flat, phenotype="pheno", n_subsamples=0)
+
+
+def test_monomorphic_snps_stay_monomorphic(split):
+    _, train = split
+    sub = train[:, :300].copy()
+    sub.X[:, 5] = 0
+    sub.X[:, 6] = 2
+    sub.X[:, 7] = 1
+    sub.X[:4, 7] = np.nan
+    syn = sg.tl.synthesize(sub, phenotypes="pheno", n_states=6, n_iter=2, rng=0)
+    for j, v in [(5, 0), (6, 2), (7, 1)]:
+        assert set(np.unique(syn.X[:, j][~np.isnan(syn.X[:, j])])) == {v}
 
 
 def test_get_and_plot(report):
@@ -282,6 +325,15 @@ def test_get_and_plot(report):
     labels = [t.get_text() for t in axes[3].get_legend().get_texts()]
     assert "syn->train" in labels
     assert "syn->holdout" in labels
+    # one panel into the caller's Axes: that Axes back, the caller's figure layout untouched
+    import matplotlib.pyplot as plt
+
+    f0, a0 = plt.subplots(figsize=(3, 3))
+    f0.subplots_adjust(left=0.3)
+    assert sg.pl.synthesis_report(syn, panels=("pca",), ax=a0, show=False) is a0
+    assert f0.subplotpars.left == 0.3
+    assert "k-NN" in a0.get_title()
+    plt.close(f0)
     fig = sg.pl.synthesis_report(syn, panels=("af",), return_fig=True)
     import io
 

@@ -12,14 +12,16 @@ if TYPE_CHECKING:
     from anndata import AnnData
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from mudata import MuData
 
 _PANELS = ("af", "ld_decay", "pca", "privacy")
 
 
 def synthesis_report(
-    synthetic: AnnData,
+    synthetic: AnnData | MuData,
     *,
     key: str = "synthesis_report",
+    mod: str = "geno",
     panels: tuple[str, ...] = _PANELS,
     ax: Axes | np.ndarray | None = None,
     show: bool | None = None,
@@ -30,13 +32,17 @@ def synthesis_report(
     Parameters
     ----------
     synthetic
-        AnnData holding ``uns[key]`` from :func:`scgenome.tl.synthesis_report`.
+        AnnData holding ``uns[key]`` from :func:`scgenome.tl.synthesis_report`, or the synthetic MuData
+        (the report is in its genotype modality's ``uns``).
     key
         Key of the report in ``uns``.
+    mod
+        Genotype modality of a MuData.
     panels
         Panels to draw, in order, from ``"af"``, ``"ld_decay"``, ``"pca"``, ``"privacy"``.
     ax
-        Axes to draw into (one per panel); default a new figure with one row of panels.
+        Axes to draw into (one per panel: an Axes for one panel, a sequence for several); default a new
+        figure with one row of panels. The caller's figure layout is left alone.
     show
         Show the figure; ``None`` shows it only in interactive mode (``plt.isinteractive()``).
     return_fig
@@ -44,7 +50,8 @@ def synthesis_report(
 
     Returns
     -------
-    The array of Axes, the Figure with ``return_fig=True``, or ``None`` when shown.
+    The array of Axes (the Axes itself when one was passed), the Figure with ``return_fig=True``, or
+    ``None`` when shown. The PCA panel's title gives the logistic and k-NN classifier AUCs.
 
     Examples
     --------
@@ -59,7 +66,12 @@ def synthesis_report(
     4
     """
     import matplotlib.pyplot as plt
+    from anndata import AnnData
 
+    from .._utils import get_modality
+
+    if not isinstance(synthetic, AnnData):
+        synthetic = get_modality(synthetic, mod)
     if key not in synthetic.uns:
         msg = f"No synthesis report at uns[{key!r}]; run sg.tl.synthesis_report first."
         raise ValueError(msg)
@@ -68,6 +80,7 @@ def synthesis_report(
         msg = f"Unknown panel(s) {bad}; choose from {list(_PANELS)}."
         raise ValueError(msg)
     rep = synthetic.uns[key]
+    single = ax is not None and not isinstance(ax, list | tuple | np.ndarray)
     if ax is None:
         fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8), squeeze=False)
         axes = axes[0]
@@ -101,7 +114,8 @@ def synthesis_report(
                 a.scatter(d["PC1"], d["PC2"], s=4, alpha=0.4, color=col, label=src)
             a.set_xlabel("PC1 (real)")
             a.set_ylabel("PC2 (real)")
-            a.set_title(f"classifier AUC = {fid['classifier_auc']:.2f}")
+            knn = fid.get("classifier_auc_knn", np.nan)  # reports written before it was added lack it
+            a.set_title(f"classifier AUC = {fid['classifier_auc']:.2f} (k-NN {knn:.2f})")
             a.legend(frameon=False, markerscale=3)
         elif panel == "privacy":
             dist = rep["distances"]
@@ -114,8 +128,9 @@ def synthesis_report(
             a.set_ylabel("density")
             a.set_title(f"MIA AUC (NN) = {priv['mia_auc_nn']:.2f}")
             a.legend(frameon=False, fontsize=7)
-    fig.tight_layout()
-    return finish(fig, axes, show=show, return_fig=return_fig)
+    if ax is None:
+        fig.tight_layout()
+    return finish(fig, axes[0] if single else axes, show=show, return_fig=return_fig)
 
 
 __all__ = ["synthesis_report"]

@@ -465,6 +465,11 @@ def synthesize(
     # SNPs without any observed genotype: imputed with 0 (no variation) for the structure and the kinships, and
     # missing in the synthetic cohort (there is nothing to sample them from)
     unobserved = miss.all(0)
+    # SNPs with one observed genotype only (monomorphic in the training cohort): the HMM's smoothed emissions would
+    # give them a rare other genotype; they keep their one value
+    lo = np.where(miss, 3, codes).min(0)
+    mono = ~unobserved & (lo == np.where(miss, -1, codes).max(0))
+    mono_value = lo[mono].astype(np.float64)
     Ximp = mean_impute(X, miss)
     del X, miss  # the working copies held below are Ximp (float64), the codes (int8) and the synthetic Xs
     pop_codes, pop_names = _population_labels(Ximp, geno, ptab, populations, min_group_size)
@@ -525,6 +530,7 @@ def synthesize(
     Xs = np.empty((m, geno.n_vars), dtype=np.float64)
     Xs[:, order] = scodes
     Xs[:, unobserved] = np.nan
+    Xs[:, mono] = mono_value
 
     # ---------------- covariates (Gaussian copula on the complete rows)
     obs = pd.DataFrame(index=pd.Index([f"syn{i}" for i in range(m)]))

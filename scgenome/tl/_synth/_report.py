@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..._logging import logger
-from ..._utils import child_seed, get_rng, progress
+from ..._utils import child_seed, geno_view, get_modality, get_rng, progress
 from ..._validation import check_nonempty
 from ._api import HIT_THRESHOLDS, _coords, _dense, _lead_windows, mean_impute, run_gwas
 from ._pheno import column_blocks
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from anndata import AnnData
+    from mudata import MuData
 
 
 # ----------------------------------------------------------------------------------------------- metrics
@@ -149,8 +150,8 @@ def _finite_stat(values: pd.Series, stat: str) -> float:
 
 
 def synthesis_report(
-    real: AnnData,
-    synthetic: AnnData,
+    real: AnnData | MuData,
+    synthetic: AnnData | MuData,
     *,
     phenotype: str,
     covariates: str | Sequence[str] | None = None,
@@ -164,6 +165,7 @@ def synthesis_report(
     window: int = 25,
     n_segment_neighbours: int = 3,
     key_added: str = "synthesis_report",
+    mod: tuple[str, str] = ("geno", "pheno"),
     rng: int | np.random.Generator | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Compare a synthetic cohort with the real one: GWAS concordance, fidelity and privacy.
@@ -171,10 +173,11 @@ def synthesis_report(
     Parameters
     ----------
     real
-        The real genotype AnnData with the phenotype (and covariates) in ``obs``; all real individuals
-        (training and holdout).
+        The real genotype AnnData with the phenotype (and covariates) in ``obs``, or a MuData with
+        genotype and phenotype modalities (``mod``); all real individuals (training and holdout).
     synthetic
-        The synthetic cohort (same ``var``), e.g. from :func:`scgenome.tl.synthesize`.
+        The synthetic cohort (same ``var``), e.g. from :func:`scgenome.tl.synthesize` (an AnnData, or the
+        MuData it returns for a MuData).
     phenotype
         Phenotype column (in both ``obs``).
     covariates
@@ -200,7 +203,10 @@ def synthesis_report(
     n_segment_neighbours
         Nearest real individuals searched for the longest identical segment of each synthetic one.
     key_added
-        Key in ``synthetic.uns`` for the report.
+        Key in ``synthetic.uns`` for the report (for a MuData, the ``uns`` of its genotype modality).
+    mod
+        Names of the genotype and phenotype modalities of a MuData (phenotypes matched to genotypes
+        by individual id).
     rng
         Seed or generator for the subsamples and the classifier.
 
@@ -218,9 +224,13 @@ def synthesis_report(
       tested SNPs), ``beta_corr`` and ``sign_agreement`` (over the real hits at the loosest threshold),
       ``pve`` (null model; NaN for the linear model);
     - ``"fidelity"``: metric/value rows: ``af_corr``, ``af_rmse``, ``ld_r2_corr``, ``het_real``,
-      ``het_synthetic``, ``pve_real``, ``pve_synthetic``, ``pve_diff``, ``classifier_auc``,
-      ``pca_centroid_dist`` (in real PC1-10 SD units), kinship quantiles (fidelity and privacy leave out SNPs
-      without a single genotype in either cohort);
+      ``het_synthetic``, ``pve_real``, ``pve_synthetic``, ``pve_diff``, ``ld_r2_mean_real``,
+      ``ld_r2_mean_synthetic``, ``classifier_auc`` (cross-validated logistic regression on the training
+      individuals' PC1-10, synthetic projected: a shift of the clouds), ``classifier_auc_knn`` (k-NN on the
+      same PCs: any difference, including the real families a sampled cohort lacks; well below 0.5 flags
+      copies), ``pca_centroid_dist`` (in real PC1-10 SD units), ``pca_sd_ratio_pc1``, ``pca_sd_ratio_pc2``
+      (synthetic / real SD), ``kinship_p99_real``, ``kinship_p99_synthetic`` (fidelity and privacy leave out
+      SNPs without a single genotype in either cohort);
     - ``"ld_decay"``: distance bin, mean r^2 real and synthetic, number of pairs;
     - ``"kinship"``: off-diagonal kinship quantiles, real vs synthetic;
     - ``"af"``: per-SNP allele frequency, real and synthetic (NaN for SNPs without genotypes);
@@ -232,7 +242,8 @@ def synthesis_report(
       ``locus_gap`` of a clumped real hit at the loosest threshold, where ``populations`` in
       :func:`~scgenome.tl.synthesize` spends the populations' own models; NaN without such windows),
       ``windows_loci`` (its number of windows), ``longest_identical_segment`` (SNPs), ``longest_identical_segment_real``
-      (the same between holdout and training individuals), ``window``;
+      (the same between holdout and training individuals), ``longest_identical_segment_median`` (median over
+      the synthetic individuals), ``window``;
     - ``"distances"``: per-individual distances for plotting (``kind``: syn->train, syn->holdout,
       real->real nearest neighbour).
 
@@ -255,8 +266,20 @@ def synthesis_report(
     >>> sorted(tabs)[:3]
     ['af', 'distances', 'fidelity']
     """
+    from anndata import AnnData
+
+    # the report goes to the synthetic genotypes' uns (the modality of a MuData)
+    synthetic_out = synthetic if isinstance(synthetic, AnnData) else get_modality(synthetic, mod[0])
+    real, synthetic = geno_view(real, mod), geno_view(synthetic, mod)
     check_nonempty(real, "real AnnData")
     check_nonempty(synthetic, "synthetic AnnData")
+    thresholds = list(np.atleast_1d(np.asarray(thresholds, dtype=float)))
+    if not thresholds or not all(0 < t < 1 for t in thresholds):
+        msg = f"thresholds must be one or more p-values in (0, 1), got {thresholds}."
+        raise ValueError(msg)
+    if int(n_subsamples) < 1:
+        msg = f"n_subsamples must be at least 1 (the replication floor needs a real subsample), got {n_subsamples}."
+        raise ValueError(msg)
     covariates = [covariates] if isinstance(covariates, str) else list(covariates or [])
     for name, ad in [("real", real), ("synthetic", synthetic)]:
         missing = [c for c in [phenotype, *covariates] if c not in ad.obs.columns]
@@ -388,7 +411,7 @@ def synthesis_report(
     fid["pca_centroid_dist"] = float(np.sqrt((((pc_s.mean(0) - pc_r.mean(0)) / psd) ** 2).sum()))
     fid["pca_sd_ratio_pc1"] = float(pc_s[:, 0].std() / psd[0])
     fid["pca_sd_ratio_pc2"] = float(pc_s[:, 1].std() / psd[1]) if k > 1 else np.nan
-    fid["classifier_auc"] = _classifier_auc(pc_r, pc_s, rng)
+    fid["classifier_auc"], fid["classifier_auc_knn"] = _classifier_auc(pc_r, pc_s, rng)
     del Zt, Zs
     pca = pd.DataFrame(
         {
@@ -419,7 +442,7 @@ def synthesis_report(
         "privacy": pd.DataFrame({"value": pd.Series(priv)}),
         "distances": dist_tab,
     }
-    synthetic.uns[key_added] = {
+    synthetic_out.uns[key_added] = {
         "params": {
             "phenotype": phenotype,
             "covariates": covariates,
@@ -509,16 +532,28 @@ def _kin_quantiles(X: np.ndarray, keep: np.ndarray, qs: list[float]) -> list[flo
     return list(np.quantile(K[iu], qs))
 
 
-def _classifier_auc(pc_r: np.ndarray, pc_s: np.ndarray, rng: np.random.Generator) -> float:
-    """Cross-validated AUC of a logistic regression telling real from synthetic on the top PCs."""
+def _classifier_auc(pc_r: np.ndarray, pc_s: np.ndarray, rng: np.random.Generator) -> tuple[float, float]:
+    """Cross-validated AUCs of classifiers telling real from synthetic on the top PCs: logistic and k-NN.
+
+    The logistic regression sees only a shift of the two point clouds' means. The k-nearest-neighbour
+    classifier (k = 10, five folds) sees any difference: a synthetic cloud in the middle of real clusters,
+    a narrower spread, and real individuals whose nearest neighbours are their real relatives (families a
+    sampled cohort does not reproduce). Well below 0.5 it flags synthetic points lying on real ones (copies:
+    each copy's nearest neighbour is its real twin).
+    """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.neighbors import KNeighborsClassifier
 
     Xc = np.vstack([pc_r, pc_s])
     y = np.r_[np.zeros(len(pc_r)), np.ones(len(pc_s))]
-    cv = StratifiedKFold(5, shuffle=True, random_state=child_seed(rng))
-    prob = cross_val_predict(LogisticRegression(max_iter=1000), Xc, y, cv=cv, method="predict_proba")[:, 1]
-    return _auc(prob[y == 1], prob[y == 0])
+    seed = child_seed(rng)
+    out = []
+    for clf in (LogisticRegression(max_iter=1000), KNeighborsClassifier(n_neighbors=10)):
+        cv = StratifiedKFold(5, shuffle=True, random_state=seed)
+        prob = cross_val_predict(clf, Xc, y, cv=cv, method="predict_proba")[:, 1]
+        out.append(_auc(prob[y == 1], prob[y == 0]))
+    return out[0], out[1]
 
 
 def _runs(mask: np.ndarray, slices: list[slice]) -> list[slice]:
