@@ -19,6 +19,7 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_
 
 import sys  # noqa: E402
 import time  # noqa: E402
+import warnings  # noqa: E402
 
 import numpy as np  # noqa: E402
 from _hs1940 import SEED, holdout_mask, load  # noqa: E402
@@ -73,7 +74,9 @@ def main():
         t = time.perf_counter()
         syn = sg.tl.synthesize(train, phenotypes=PHENOTYPES, rng=seed)
         total = time.perf_counter() - t
-        print(f"seed {seed}: fit + sample of six phenotypes {total - GWAS_TIME[0]:.1f} s (GWAS inside {GWAS_TIME[0]:.1f} s)")
+        print(
+            f"seed {seed}: fit + sample of six phenotypes {total - GWAS_TIME[0]:.1f} s (GWAS inside {GWAS_TIME[0]:.1f} s)"
+        )
         for ph in PHENOTYPES:
             syn_f1[ph].append(f1s(full[ph], pvals(syn, ph)))
 
@@ -82,13 +85,15 @@ def main():
     for ph in PHENOTYPES:
         n_hits = " / ".join(str(int((np.nan_to_num(full[ph], nan=1.0) < t).sum())) for t in THRESHOLDS)
         fl = np.array(floors[ph], float)
-        with np.errstate(all="ignore"):
+        with warnings.catch_warnings():  # thresholds without real or subsample hits: all NaN, printed as "-"
+            warnings.simplefilter("ignore", RuntimeWarning)
             med, lo, hi = (np.nanmedian(fl, 0), np.nanmin(fl, 0), np.nanmax(fl, 0))
         floor = " / ".join(
             "-" if np.isnan(m) else f"{m:.3f} ({a:.3f}-{b:.3f})" for m, a, b in zip(med, lo, hi, strict=True)
         )
         s = np.array(syn_f1[ph], float)
-        with np.errstate(all="ignore"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
             s_med = np.nanmedian(s, 0)
         per_seed = "; ".join(fmt(x) for x in s)
         print(f"{ph} | {n_hits} | {per_seed} | {fmt(s_med)} | {floor} | {fmt(f1s(full[ph], trained[ph]))}")
