@@ -25,14 +25,28 @@ def build_parser() -> argparse.ArgumentParser:
     """Build the ``scgenome`` argument parser."""
     import importlib
 
+    from ._demo import STEPS
+
+    step_names = [name for name, _ in STEPS]
     parser = argparse.ArgumentParser(prog="scgenome", description="Statistical genomics on AnnData/MuData.")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-v info, -vv debug)")
     sub = parser.add_subparsers(dest="command")
-    demo = sub.add_parser("demo", help="run every capability on simulated data and write figures/tables")
+    demo = sub.add_parser(
+        "demo",
+        help=f"run every capability ({', '.join(step_names)}) on simulated data and write figures/tables",
+        description="Run every capability on simulated data and write figures, tables and a summary.",
+    )
     demo.add_argument("outdir", nargs="?", default="scgenome_demo", help="output folder (default: scgenome_demo)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    demo.add_argument("--steps", nargs="*", default=None, help="run only these steps")
+    demo.add_argument(
+        "--steps",
+        nargs="+",
+        choices=step_names,
+        default=None,
+        metavar="STEP",
+        help=f"run only these steps, of: {', '.join(step_names)} (default: all)",
+    )
     demo.set_defaults(func=_demo)
     for target in SUBCOMMANDS:
         module, func = target.split(":")

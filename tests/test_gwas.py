@@ -200,6 +200,8 @@ def test_linear_matches_gemma_and_plink2(hs, hs_dir):
         assert np.abs(_mlog10(res[col]) - _mlog10(ref[col])).max() < 1e-6, col
     np.testing.assert_allclose(res["beta"], ref["beta"], rtol=1e-5, atol=1e-9)
     np.testing.assert_allclose(res["se"], ref["se"], rtol=1e-5)
+    np.testing.assert_array_equal(g.var.loc[list(ref["rs"]), "lm_n_obs"], ref["n_obs"])  # GEMMA -lm's n_obs
+    np.testing.assert_array_equal(res.set_index("rs").loc[list(ref["rs"]), "n_obs"], ref["n_obs"])  # in the table too
     assert (res["p_wald"] < 1e-5).sum() == 3399
     assert abs(g.uns["lm"]["lambda_gc"] - 21.4) < 0.1
     # plink2 --glm on the dosages (stored in steps of 1/16384), aligned on A1 = allele1
@@ -489,3 +491,175 @@ def test_loco_dask_copy_and_errors(rng):
         sg.tl.gwas(mono, "y", method="linear")
     with pytest.raises(ValueError, match="No GWAS results"):
         sg.get.gwas_df(g, key="bad")
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# MuData, layers, re-runs and argument checks
+# ------------------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small():
+    """A small simulated cohort (150 individuals x 400 SNPs on 3 chromosomes), with its kinship stored."""
+    g = sg.datasets.simulate_cohort(150, 400, n_chromosomes=3, n_causal=2, heritability=0.6, missing_rate=0.01, rng=0)
+    sg.pp.kinship(g)
+    return g
+
+
+def _pair(g, order=None):
+    """The cohort as a MuData: genotypes in ``geno``, phenotype and covariates in ``pheno`` (rows in ``order``)."""
+    mudata = pytest.importorskip("mudata")
+    cols = ["pheno", "age", "sex"]
+    pheno = ad.AnnData(g.obs[cols].to_numpy(dtype=np.float64), obs=pd.DataFrame(index=g.obs_names))
+    pheno.var_names = cols
+    if order is not None:
+        pheno = pheno[order].copy()
+    geno = ad.AnnData(g.X.copy(), obs=pd.DataFrame(index=g.obs_names), var=g.var.copy())
+    geno.obsp["kinship"] = g.obsp["kinship"]
+    return mudata.MuData({"geno": geno, "pheno": pheno})
+
+
+@pytest.mark.filterwarnings("ignore:From 0.4 .update:FutureWarning")
+def test_gwas_mudata_matches_anndata_by_individual_id(small, rng):
+    g = small.copy()
+    sg.tl.gwas(g, "pheno", covariates=["age", "sex"])
+    # phenotype rows in another order, matched by individual id; results written into the genotype modality
+    md = _pair(small, order=rng.permutation(small.n_obs))
+    assert sg.tl.gwas(md, "pheno", covariates=["age", "sex"]) is None
+    geno = md.mod["geno"]
+    pd.testing.assert_frame_equal(geno.var, g.var)
+    assert geno.uns["gwas"]["n_analysed"] == g.uns["gwas"]["n_analysed"] == small.n_obs
+    assert geno.uns["gwas"]["null_model"]["pve"] == pytest.approx(g.uns["gwas"]["null_model"]["pve"], rel=1e-12)
+    assert "gwas" not in md.mod["pheno"].uns
+    # copy=True returns a MuData and leaves the input alone; the kinship computed under an absent key is stored
+    md2 = _pair(small)
+    del md2.mod["geno"].obsp["kinship"]
+    out = sg.tl.gwas(md2, "pheno", method="linear", mod=("geno", "pheno"), copy=True)
+    assert type(out) is type(md2)
+    assert "gwas_pval" not in md2.mod["geno"].var.columns
+    assert "gwas" not in md2.mod["geno"].uns
+    ref = sg.tl.gwas(small, "pheno", method="linear", copy=True)
+    np.testing.assert_allclose(out.mod["geno"].var["gwas_pval"], ref.var["gwas_pval"], rtol=1e-12)
+    sg.tl.gwas(md2, "pheno")
+    np.testing.assert_allclose(md2.mod["geno"].obsp["kinship"], small.obsp["kinship"], rtol=1e-6, atol=1e-9)
+    # individuals without a phenotype row are not analysed
+    part = _pair(small, order=np.arange(100))
+    sg.tl.gwas(part, "pheno", method="linear")
+    assert part.mod["geno"].uns["gwas"]["n_analysed"] == 100
+    # other modality names through mod=
+    renamed = type(md)({"G": _pair(small).mod["geno"], "P": _pair(small).mod["pheno"]})
+    sg.tl.gwas(renamed, "pheno", method="linear", mod=("G", "P"))
+    np.testing.assert_allclose(renamed.mod["G"].var["gwas_pval"], ref.var["gwas_pval"], rtol=1e-12)
+    with pytest.raises(ValueError, match="no genotype modality 'snps'"):
+        sg.tl.gwas(md, "pheno", mod=("snps", "pheno"), key_added="bad")
+    with pytest.raises(ValueError, match="pair"):
+        sg.tl.gwas(md, "pheno", mod="geno", key_added="bad")
+    assert "bad" not in md.mod["geno"].uns
+
+
+@pytest.mark.filterwarnings("ignore:From 0.4 .update:FutureWarning")
+def test_gwas_layer(small):
+    g = small.copy()
+    g.layers["dosage"] = g.X.copy()
+    g.X = np.zeros_like(g.X)
+    sg.tl.gwas(g, "pheno", layer="dosage", method="linear")
+    ref = sg.tl.gwas(small, "pheno", method="linear", copy=True)
+    np.testing.assert_allclose(g.var["gwas_pval"], ref.var["gwas_pval"], rtol=1e-12)
+    assert g.uns["gwas"]["params"]["layer"] == "dosage"
+    with pytest.raises(ValueError, match="Layer 'nope' not found"):
+        sg.tl.gwas(g, "pheno", layer="nope", key_added="bad")
+    # MuData: the layer of the genotype modality
+    md = _pair(small)
+    md.mod["geno"].layers["dosage"] = md.mod["geno"].X.copy()
+    md.mod["geno"].X = np.zeros_like(md.mod["geno"].X)
+    sg.tl.gwas(md, "pheno", layer="dosage", method="linear")
+    np.testing.assert_allclose(md.mod["geno"].var["gwas_pval"], ref.var["gwas_pval"], rtol=1e-12)
+
+
+def test_gwas_kinship_none_is_computed_not_stored(small, tmp_path):
+    g = small.copy()
+    g.obsp["kinship"] = np.eye(g.n_obs)  # a stored kinship that kinship=None must not use
+    sg.tl.gwas(g, "pheno", kinship=None)
+    assert set(g.obsp) == {"kinship"}
+    assert None not in g.uns
+    assert g.uns["gwas"]["params"]["kinship"] == "computed"
+    ref = small.copy()
+    del ref.obsp["kinship"], ref.uns["kinship"]
+    sg.tl.gwas(ref, "pheno")  # the default: computed (and stored) under the absent key
+    np.testing.assert_allclose(g.var["gwas_pval"], ref.var["gwas_pval"], rtol=1e-10)
+    g.write_h5ad(tmp_path / "g.h5ad")
+    back = ad.read_h5ad(tmp_path / "g.h5ad")
+    np.testing.assert_allclose(back.var["gwas_pval"], g.var["gwas_pval"])
+    # LOCO with kinship=None: computed from the genotypes
+    sg.tl.gwas(g, "pheno", kinship=None, loco=True, key_added="loco")
+    assert set(g.obsp) == {"kinship"}
+    with pytest.raises(ValueError, match="kinship must be an obsp key"):
+        sg.tl.gwas(g, "pheno", kinship=3, key_added="bad")
+    assert "bad" not in g.uns
+
+
+def test_gwas_rerun_same_key_drops_its_stale_columns(small):
+    g = small.copy()
+    g.var["gwas_note"] = "kept"  # not a column gwas writes
+    sg.tl.gwas(g, "pheno")
+    sg.tl.gwas(g, "pheno", method="linear", key_added="gwas_lm")
+    assert {"gwas_l_remle", "gwas_l_mle", "gwas_logl_H1"} <= set(g.var.columns)
+    sg.tl.gwas(g, "pheno", method="linear")
+    lmm_only = {"gwas_l_remle", "gwas_l_mle", "gwas_logl_H1"}
+    assert not lmm_only & set(g.var.columns)
+    assert "gwas_note" in g.var.columns
+    assert "gwas_lm_pval" in g.var.columns  # another key's columns are left alone
+    # the linear model records n_obs (GEMMA -lm): analysed individuals with an observed genotype
+    tested = g.var["gwas_pval"].notna()
+    n_obs = g.var.loc[tested, "gwas_n_obs"]
+    assert ((n_obs + g.var.loc[tested, "gwas_n_miss"]) == g.uns["gwas"]["n_analysed"]).all()
+    assert (g.var.loc[tested, "gwas_n_miss"] > 0).any()
+    assert g.var.loc[~tested, "gwas_n_obs"].isna().all()
+    # and back to the LMM: n_obs (linear only) goes away
+    sg.tl.gwas(g, "pheno")
+    assert lmm_only <= set(g.var.columns)
+    assert "gwas_n_obs" not in g.var.columns
+    assert g.uns["gwas"]["n_covariates"] == 1
+
+
+def test_gwas_clear_errors_leave_input_unchanged(small):
+    g = small.copy()
+    before_var, before_uns, before_obsp = g.var.copy(), set(g.uns), set(g.obsp)
+    with pytest.raises(ValueError, match="one phenotype per call"):
+        sg.tl.gwas(g, ["pheno", "age"])
+    K = np.asarray(g.obsp["kinship"]).copy()
+    K[:3, :2] = np.nan
+    with pytest.raises(ValueError, match=r"shape \(150, 150\)\) has 6 non-finite") as err:
+        sg.tl.gwas(g, "pheno", kinship=K)
+    assert len(str(err.value)) < 300  # the matrix itself is not printed
+    for col in ("pheno", "age"):
+        bad = g.copy()
+        bad.obs.loc[bad.obs_names[4], col] = np.inf
+        with pytest.raises(ValueError, match=rf"Infinite values in obs column\(s\) \{{'{col}': 1\}}"):
+            sg.tl.gwas(bad, "pheno", covariates=["age"])
+        assert "gwas" not in bad.uns
+    nochrom = g.copy()
+    nochrom.var["chrom"] = nochrom.var["chrom"].astype(object)
+    nochrom.var.loc[nochrom.var_names[[5, 9]], "chrom"] = None
+    with pytest.raises(ValueError, match=r"missing for 2 SNP\(s\), e.g. \['snp006', 'snp010'\]"):
+        sg.tl.gwas(nochrom, "pheno", loco=True)
+    assert "gwas" not in nochrom.uns
+    pd.testing.assert_frame_equal(g.var, before_var)
+    assert (set(g.uns), set(g.obsp)) == (before_uns, before_obsp)
+
+
+def test_cli_demo_steps_are_checked(tmp_path, capsys):
+    from scgenome._demo import STEPS
+    from scgenome.cli import build_parser, main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["demo", str(tmp_path / "out"), "--steps", "gwass"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'gwass'" in err
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(SystemExit):
+        main(["demo", str(tmp_path / "out"), "--steps"])  # no step given
+    helptext = build_parser()._subparsers._group_actions[0].choices["demo"].format_help()
+    for name, _ in STEPS:
+        assert name in helptext

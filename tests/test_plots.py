@@ -176,7 +176,7 @@ def test_manhattan_into_given_axes_and_errors(tidy, gdata):
     bad.loc[0, "p_wald"] = 1.5
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         sg.pl.manhattan(bad, show=False)
-    with pytest.raises(TypeError, match="AnnData or a pandas DataFrame"):
+    with pytest.raises(TypeError, match="AnnData, a MuData or a pandas DataFrame"):
         sg.pl.manhattan(np.zeros(3), show=False)
 
 
@@ -246,3 +246,81 @@ def test_plots_leave_input_unchanged(tidy, gdata):
     pd.testing.assert_frame_equal(tidy, before_df)
     pd.testing.assert_frame_equal(gdata.var, before_var)
     assert not gdata.uns
+
+
+def test_qq_needs_only_p_values(gdata):
+    u = np.random.default_rng(4).uniform(size=400)
+    ax = sg.pl.qq(pd.DataFrame({"p": u}), show=False)
+    assert len(_collection(ax, "qq").get_offsets()) == 400
+    nochrom = gdata.copy()
+    del nochrom.var["chrom"], nochrom.var["pos"], nochrom.var["cm"]
+    nochrom.var["gwas_pval"] = nochrom.var["gwas_pval"].astype("float64")
+    ax = sg.pl.qq(nochrom, show=False)
+    assert len(_collection(ax, "qq").get_offsets()) == 297
+    # the Manhattan plot does need the chromosome
+    with pytest.raises(ValueError, match="chrom"):
+        sg.pl.manhattan(nochrom, show=False)
+
+
+def test_missing_chromosome_is_an_error_in_manhattan(tidy, gdata):
+    g = gdata.copy()
+    g.var["chrom"] = g.var["chrom"].astype(object)
+    g.var.loc[["snp010", "snp011"], "chrom"] = None
+    with pytest.raises(ValueError, match=r"2 SNP\(s\) with a p-value have no chromosome.*\['snp010', 'snp011'\]"):
+        sg.pl.manhattan(g, show=False)
+    g.var.loc[["snp010", "snp011"], "gwas_pval"] = np.nan  # untested SNPs without a chromosome are left out
+    ax = sg.pl.manhattan(g, show=False)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "3"]
+    t = tidy.copy()
+    t["chr"] = t["chr"].astype("string")
+    t.loc[3, "chr"] = pd.NA
+    with pytest.raises(ValueError, match="column 'chr'"):
+        sg.pl.manhattan(t, show=False)
+    assert len(_collection(sg.pl.qq(t, show=False), "qq").get_offsets()) == 140
+
+
+def test_gemma_p_value_names_on_anndata(tidy, gdata):
+    ref = _collection(sg.pl.manhattan(gdata, show=False), "gwas").get_offsets()
+    got = _collection(sg.pl.manhattan(gdata, pval="p_wald", show=False), "gwas").get_offsets()
+    np.testing.assert_array_equal(got, ref)
+    qq_ref = _collection(sg.pl.qq(gdata, show=False), "qq").get_offsets()
+    np.testing.assert_array_equal(_collection(sg.pl.qq(gdata, pval="p_wald", show=False), "qq").get_offsets(), qq_ref)
+    # a tidy table answers to pval="pval" with its p_wald column
+    ref_t = _collection(sg.pl.manhattan(tidy, show=False), "gwas").get_offsets()
+    np.testing.assert_array_equal(
+        _collection(sg.pl.manhattan(tidy, pval="pval", show=False), "gwas").get_offsets(), ref_t
+    )
+    with pytest.raises(ValueError, match=r"GEMMA's p_wald.*\['pval', 'p_lrt'\]"):
+        sg.pl.manhattan(gdata, pval="p_nope", show=False)
+
+
+@pytest.mark.filterwarnings("ignore:From 0.4 .update:FutureWarning")
+def test_plots_read_the_genotype_modality_of_a_mudata(gdata):
+    mudata = pytest.importorskip("mudata")
+    md = mudata.MuData({"geno": gdata.copy(), "pheno": AnnData(np.zeros((5, 1)))})
+    ref = _collection(sg.pl.manhattan(gdata, show=False), "gwas").get_offsets()
+    np.testing.assert_array_equal(_collection(sg.pl.manhattan(md, show=False), "gwas").get_offsets(), ref)
+    ax = sg.pl.qq(md, other=gdata, show=False)
+    assert len(_collection(ax, "qq").get_offsets()) == len(_collection(ax, "qq_other").get_offsets()) == 297
+    other = mudata.MuData({"G": gdata.copy()})
+    ax = sg.pl.manhattan(other, mod="G", show=False)
+    np.testing.assert_array_equal(_collection(ax, "gwas").get_offsets(), ref)
+    with pytest.raises(ValueError, match="Modality 'geno' not found"):
+        sg.pl.manhattan(other, show=False)
+
+
+@pytest.mark.filterwarnings("ignore:From 0.4 .update:FutureWarning")
+def test_manhattan_after_mudata_gwas():
+    """End to end: sg.tl.gwas on a MuData, then the plots on the same MuData."""
+    mudata = pytest.importorskip("mudata")
+    g = sg.datasets.simulate_cohort(120, 300, n_chromosomes=3, n_causal=2, heritability=0.6, rng=2)
+    pheno = AnnData(g.obs[["pheno"]].to_numpy(), obs=pd.DataFrame(index=g.obs_names))
+    pheno.var_names = ["pheno"]
+    md = mudata.MuData({"geno": AnnData(g.X, obs=pd.DataFrame(index=g.obs_names), var=g.var), "pheno": pheno})
+    sg.tl.gwas(md, "pheno", method="linear")
+    ax = sg.pl.manhattan(md, show=False)
+    assert len(_collection(ax, "gwas").get_offsets()) == md["geno"].uns["gwas"]["n_snps_tested"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "3"]
+    table = sg.get.gwas_df(md)  # the tidy table reads the genotype modality too, with GEMMA -lm's n_obs
+    assert len(table) == md["geno"].uns["gwas"]["n_snps_tested"]
+    assert (table["n_obs"] + table["n_miss"] == 120).all()

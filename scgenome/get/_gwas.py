@@ -9,24 +9,27 @@ import pandas as pd
 
 if TYPE_CHECKING:
     from anndata import AnnData
+    from mudata import MuData
 
 
-def gwas_df(gdata: AnnData, key: str = "gwas") -> pd.DataFrame:
+def gwas_df(gdata: AnnData | MuData, key: str = "gwas", *, mod: str = "geno") -> pd.DataFrame:
     """GWAS results of :func:`scgenome.tl.gwas` as a tidy table with GEMMA's columns.
 
     Parameters
     ----------
     gdata
-        AnnData on which :func:`scgenome.tl.gwas` ran.
+        AnnData on which :func:`scgenome.tl.gwas` ran, or the MuData (its genotype modality holds the results).
     key
         Its ``key_added``.
+    mod
+        Genotype modality of a MuData.
 
     Returns
     -------
     DataFrame of the tested SNPs in file order with columns ``chr``, ``rs``, ``ps`` (nullable Int64, <NA> when the
     position is unknown), ``n_miss``, ``allele1``, ``allele0``, ``af``, ``beta``, ``se``, ``logl_H1``, ``l_remle``,
     ``l_mle``, ``p_wald``, ``p_lrt``, ``p_score`` (the GEMMA ``-lmm 4`` columns); for ``method="linear"``
-    ``logl_H1``, ``l_remle`` and ``l_mle`` are absent (GEMMA ``-lm 4``).
+    ``logl_H1``, ``l_remle`` and ``l_mle`` are absent and ``n_obs`` follows ``n_miss`` (GEMMA ``-lm 4``).
 
     Examples
     --------
@@ -39,6 +42,12 @@ def gwas_df(gdata: AnnData, key: str = "gwas") -> pd.DataFrame:
     >>> sg.get.gwas_df(g).columns.tolist()[:4]
     ['chr', 'rs', 'ps', 'n_miss']
     """
+    from anndata import AnnData
+
+    from .._utils import get_modality
+
+    if not isinstance(gdata, AnnData):
+        gdata = get_modality(gdata, mod)
     if key not in gdata.uns or f"{key}_pval" not in gdata.var.columns:
         msg = f"No GWAS results under key {key!r}; run sg.tl.gwas(gdata, ..., key_added={key!r}) first."
         raise ValueError(msg)
@@ -56,6 +65,7 @@ def gwas_df(gdata: AnnData, key: str = "gwas") -> pd.DataFrame:
             "rs": v.index.to_numpy(),
             "ps": pd.array(v["pos"], dtype="Int64") if "pos" in v.columns else pd.array([pd.NA] * n, "Int64"),
             "n_miss": v[f"{key}_n_miss"].astype(int).to_numpy(),
+            **({"n_obs": v[f"{key}_n_obs"].astype(int).to_numpy()} if f"{key}_n_obs" in v.columns else {}),
             "allele1": col("allele1", ""),
             "allele0": col("allele0", ""),
             "af": v[f"{key}_af"].to_numpy(),

@@ -1,4 +1,4 @@
-"""GWAS plots: Manhattan and QQ. They read results (AnnData ``var`` or a tidy table) and never fit."""
+"""GWAS plots: Manhattan and QQ. They read results (AnnData/MuData ``var`` or a tidy table) and never fit."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from .._utils import get_modality
 from ._utils import finish
 
 if TYPE_CHECKING:
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from anndata import AnnData
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from mudata import MuData
 
 #: Accepted spellings of the columns of a tidy GWAS table, in order of preference.
 _CHR_COLUMNS = ("chr", "chrom", "#CHROM", "CHR", "chromosome")
@@ -23,6 +25,10 @@ _POS_COLUMNS = ("ps", "pos", "POS", "BP", "bp", "position")
 _P_COLUMNS = ("p_wald", "pval", "p", "P", "p_value", "pvalue")
 _NAME_COLUMNS = ("rs", "snp", "SNP", "ID", "id", "variant")
 _CM_COLUMNS = ("cm", "cM")
+#: ``pval`` for an AnnData: GEMMA's column names accepted for the ``var[f"{key}_..."]`` suffixes
+_VAR_P_ALIASES = {"p_wald": "pval", "wald": "pval", "lrt": "p_lrt", "score": "p_score"}
+#: ``pval`` for a table: the other spelling of the Wald p-value (gwas_df writes ``p_wald``, var ``pval``)
+_TABLE_P_ALIASES = {"pval": "p_wald", "p_wald": "pval"}
 
 _RASTERIZE_ABOVE = 100_000
 
@@ -42,36 +48,42 @@ def _first(columns: Sequence[str], candidates: Sequence[str]) -> str | None:
     return next((c for c in candidates if c in columns), None)
 
 
-def _gwas_table(data: AnnData | pd.DataFrame, key: str, pval: str | None, what: str = "data") -> pd.DataFrame:
-    """Tidy table ``name, chr, pos, cm, p`` of the tested SNPs in file order."""
+def _results_var(data, mod: str | Sequence[str], what: str) -> pd.DataFrame:
+    """``var`` of an AnnData, or of the genotype modality of a MuData (``mod`` or its first name)."""
     from anndata import AnnData
 
     if isinstance(data, AnnData):
-        col = f"{key}_{pval or 'pval'}"
-        var = data.var
-        missing = [c for c in (col, "chrom") if c not in var.columns]
-        if missing:
-            hint = f" Run sg.tl.gwas(..., key_added={key!r}) first." if col in missing else ""
-            msg = f"{what}: column(s) {missing} not found in .var (available: {list(var.columns)}).{hint}"
-            raise ValueError(msg)
-        pos = var["pos"] if "pos" in var.columns else pd.Series(np.nan, index=var.index)
-        cm = var["cm"] if "cm" in var.columns else pd.Series(np.nan, index=var.index)
-        table = pd.DataFrame(
-            {
-                "name": var.index.astype(str),
-                "chr": var["chrom"].astype(str).to_numpy(),
-                "pos": pd.to_numeric(pos, errors="coerce").astype("float64").to_numpy(),
-                "cm": pd.to_numeric(cm, errors="coerce").astype("float64").to_numpy(),
-                "p": pd.to_numeric(var[col], errors="coerce").astype("float64").to_numpy(),
-            }
-        )
-    elif isinstance(data, pd.DataFrame):
+        return data.var
+    try:
+        from mudata import MuData
+    except ImportError:  # pragma: no cover
+        MuData = ()
+    if isinstance(data, MuData):
+        return get_modality(data, mod if isinstance(mod, str) else mod[0]).var
+    msg = f"{what}: expected an AnnData, a MuData or a pandas DataFrame, got {type(data).__name__}."
+    raise TypeError(msg)
+
+
+def _gwas_table(
+    data: AnnData | MuData | pd.DataFrame,
+    key: str,
+    pval: str | None,
+    what: str = "data",
+    *,
+    mod: str | Sequence[str] = ("geno", "pheno"),
+    need_chrom: bool = True,
+) -> pd.DataFrame:
+    """Tidy table ``name, chr, pos, cm, p`` of the tested SNPs in file order (``chr`` NA when not needed nor there)."""
+    if isinstance(data, pd.DataFrame):
         cols = list(data.columns)
         chr_col = _first(cols, _CHR_COLUMNS)
         pos_col = _first(cols, _POS_COLUMNS)
-        p_col = pval if pval is not None else _first(cols, _P_COLUMNS)
+        if pval is None:
+            p_col = _first(cols, _P_COLUMNS)
+        else:
+            p_col = pval if pval in cols or _TABLE_P_ALIASES.get(pval) not in cols else _TABLE_P_ALIASES[pval]
         missing = []
-        if chr_col is None:
+        if chr_col is None and need_chrom:
             missing.append(f"chromosome ({'/'.join(_CHR_COLUMNS)})")
         if p_col is None or p_col not in cols:
             missing.append(f"p-value ({p_col if pval is not None else '/'.join(_P_COLUMNS)})")
@@ -80,23 +92,55 @@ def _gwas_table(data: AnnData | pd.DataFrame, key: str, pval: str | None, what: 
             raise ValueError(msg)
         name_col = _first(cols, _NAME_COLUMNS)
         cm_col = _first(cols, _CM_COLUMNS)
-        pos = pd.to_numeric(data[pos_col], errors="coerce").astype("float64") if pos_col else np.nan
-        table = pd.DataFrame(
-            {
-                "name": (data[name_col] if name_col else data.index.to_series()).astype(str).to_numpy(),
-                "chr": data[chr_col].astype(str).to_numpy(),
-                "pos": np.asarray(pos, dtype=np.float64) if pos_col else np.full(len(data), np.nan),
-                "cm": pd.to_numeric(data[cm_col], errors="coerce").astype("float64").to_numpy()
-                if cm_col
-                else np.full(len(data), np.nan),
-                "p": pd.to_numeric(data[p_col], errors="coerce").astype("float64").to_numpy(),
-            }
-        )
+        chrom = data[chr_col] if chr_col else pd.Series(pd.NA, index=data.index, dtype=object)
+        names = data[name_col] if name_col else data.index.to_series()
+        pos = pd.to_numeric(data[pos_col], errors="coerce") if pos_col else None
+        cm = pd.to_numeric(data[cm_col], errors="coerce") if cm_col else None
+        p = data[p_col]
     else:
-        msg = f"{what}: expected an AnnData or a pandas DataFrame, got {type(data).__name__}."
-        raise TypeError(msg)
+        var = _results_var(data, mod, what)
+        suffix = _VAR_P_ALIASES.get(pval, pval) if pval is not None else "pval"
+        col = f"{key}_{suffix}"
+        missing = [c for c in (col, "chrom") if c not in var.columns and (c != "chrom" or need_chrom)]
+        if missing:
+            hint = ""
+            if col in missing:
+                have = [c.removeprefix(f"{key}_") for c in var.columns if c.startswith(f"{key}_p")]
+                hint = (
+                    f" pval is the suffix of var[f'{{key}}_...']: 'pval' (the Wald test, GEMMA's p_wald; 'p_wald' is "
+                    f"accepted too), 'p_lrt', 'p_score'; under key {key!r} there are {have}."
+                    if have
+                    else f" Run sg.tl.gwas(..., key_added={key!r}) first."
+                )
+            msg = f"{what}: column(s) {missing} not found in .var (available: {list(var.columns)}).{hint}"
+            raise ValueError(msg)
+        chrom = var["chrom"] if "chrom" in var.columns else pd.Series(pd.NA, index=var.index, dtype=object)
+        names = var.index.to_series()
+        pos = pd.to_numeric(var["pos"], errors="coerce") if "pos" in var.columns else None
+        cm = pd.to_numeric(var["cm"], errors="coerce") if "cm" in var.columns else None
+        p = var[col]
+    n = len(p)
+    p = pd.to_numeric(p, errors="coerce").astype("float64").to_numpy()
+    keep = np.isfinite(p)
+    no_chrom = chrom.isna().to_numpy() & keep
+    if need_chrom and no_chrom.any():
+        where = "var['chrom']" if not isinstance(data, pd.DataFrame) else f"column {chr_col!r}"
+        msg = (
+            f"{what}: {int(no_chrom.sum())} SNP(s) with a p-value have no chromosome (missing {where}), e.g. "
+            f"{names[no_chrom].astype(str).tolist()[:5]}; fill the chromosome in or drop those SNPs."
+        )
+        raise ValueError(msg)
+    table = pd.DataFrame(
+        {
+            "name": names.astype(str).to_numpy(),
+            "chr": np.where(chrom.isna().to_numpy(), None, chrom.astype(str).to_numpy()),
+            "pos": np.full(n, np.nan) if pos is None else pos.astype("float64").to_numpy(),
+            "cm": np.full(n, np.nan) if cm is None else cm.astype("float64").to_numpy(),
+            "p": p,
+        }
+    )
     table.loc[table["pos"] < 0, "pos"] = np.nan  # GEMMA writes -9 for an unknown position
-    table = table[np.isfinite(table["p"].to_numpy())].reset_index(drop=True)
+    table = table[keep].reset_index(drop=True)
     if (table["p"] < 0).any() or (table["p"] > 1).any():
         msg = f"{what}: p-values must lie in [0, 1]; got min {table['p'].min():g}, max {table['p'].max():g}."
         raise ValueError(msg)
@@ -175,7 +219,7 @@ def _neglog10(p: np.ndarray) -> np.ndarray:
 
 
 def manhattan(
-    data: AnnData | pd.DataFrame,
+    data: AnnData | MuData | pd.DataFrame,
     *,
     key: str = "gwas",
     pval: str | None = None,
@@ -184,11 +228,12 @@ def manhattan(
     colors: Sequence[str] = ("#1f4e79", "#7fa7cf"),
     annotate_top: int | None = None,
     highlight: Sequence[str] | None = None,
-    other: AnnData | pd.DataFrame | None = None,
+    other: AnnData | MuData | pd.DataFrame | None = None,
     label: str | None = None,
     other_label: str | None = None,
     size: float = 6.0,
     title: str | None = None,
+    mod: str | tuple[str, str] = ("geno", "pheno"),
     ax: Axes | None = None,
     show: bool | None = None,
     return_fig: bool = False,
@@ -199,16 +244,18 @@ def manhattan(
     ----------
     data
         An AnnData after :func:`scgenome.tl.gwas` (reads ``var[f"{key}_pval"]``, ``var["chrom"]``,
-        ``var["pos"]`` and ``var["cm"]``) or a tidy table such as :func:`scgenome.get.gwas_df` or a GEMMA
-        ``.assoc.txt`` file, with columns ``chr`` (or ``chrom``), ``ps`` (or ``pos``; may be NA or -9),
-        ``p_wald`` (or ``pval``/``p``) and optionally ``rs`` and ``cm``. SNPs without a p-value
-        (not tested) are left out.
+        ``var["pos"]`` and ``var["cm"]``), a MuData after it (the same, from the genotype modality
+        ``mod``), or a tidy table such as :func:`scgenome.get.gwas_df` or a GEMMA ``.assoc.txt`` file, with
+        columns ``chr`` (or ``chrom``), ``ps`` (or ``pos``; may be NA or -9), ``p_wald`` (or ``pval``/``p``)
+        and optionally ``rs`` and ``cm``. SNPs without a p-value (not tested) are left out; a SNP with a
+        p-value and no chromosome is an error.
     key
-        ``key_added`` of the GWAS run, for an AnnData.
+        ``key_added`` of the GWAS run, for an AnnData or MuData.
     pval
-        Which p-value: the suffix of the ``var`` column for an AnnData (default ``"pval"``, the Wald
-        test; ``"p_lrt"``, ``"p_score"``), the column name for a table (default the first of
-        ``p_wald``, ``pval``, ``p``, ``P``).
+        Which p-value. For an AnnData or MuData, the suffix of the ``var[f"{key}_..."]`` column:
+        ``"pval"`` (default; the Wald test, GEMMA's ``p_wald``), ``"p_lrt"``, ``"p_score"``; GEMMA's
+        name ``"p_wald"`` is accepted for ``"pval"``. For a table, the column name (default the first of
+        ``p_wald``, ``pval``, ``p``, ``P``; ``"pval"`` and ``"p_wald"`` stand for each other).
     genomewide_line
         p-value of the genome-wide significance line (red, dashed); ``None`` for none.
     suggestive_line
@@ -228,6 +275,9 @@ def manhattan(
         Marker size (points^2).
     title
         Axes title.
+    mod
+        Genotype modality of a MuData: its name, or the ``(genotype, phenotype)`` pair given to
+        :func:`scgenome.tl.gwas` (only the first is read). Ignored for an AnnData or a table.
     ax
         Axes to draw into; a new 10 x 4 inch figure when ``None``.
     show
@@ -263,10 +313,10 @@ def manhattan(
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter
 
-    table = _gwas_table(data, key, pval, "data")
+    table = _gwas_table(data, key, pval, "data", mod=mod)
     tables = [table]
     if other is not None:
-        tables.append(_gwas_table(other, key, pval, "other"))
+        tables.append(_gwas_table(other, key, pval, "other", mod=mod))
     if highlight is not None:
         highlight = [str(h) for h in highlight]
         unknown = sorted(set(highlight) - set(table["name"]) - set(tables[-1]["name"]))
@@ -385,17 +435,18 @@ def _lambda_gc(p: np.ndarray) -> float:
 
 
 def qq(
-    data: AnnData | pd.DataFrame,
+    data: AnnData | MuData | pd.DataFrame,
     *,
     key: str = "gwas",
     pval: str | None = None,
-    other: AnnData | pd.DataFrame | None = None,
+    other: AnnData | MuData | pd.DataFrame | None = None,
     label: str | None = None,
     other_label: str | None = None,
     ci: float | None = 0.95,
     colors: Sequence[str] = ("#1f4e79", "#e66101"),
     size: float = 6.0,
     title: str | None = None,
+    mod: str | tuple[str, str] = ("geno", "pheno"),
     ax: Axes | None = None,
     show: bool | None = None,
     return_fig: bool = False,
@@ -405,11 +456,14 @@ def qq(
     Parameters
     ----------
     data
-        An AnnData after :func:`scgenome.tl.gwas` or a tidy table, as for :func:`manhattan`.
+        An AnnData or MuData after :func:`scgenome.tl.gwas` (reads ``var[f"{key}_pval"]`` only) or a tidy
+        table with a p-value column (``p_wald``, ``pval``, ``p``, ...), as for :func:`manhattan`; no
+        chromosome or position is needed. Missing p-values (SNPs not tested) are left out.
     key
-        ``key_added`` of the GWAS run, for an AnnData.
+        ``key_added`` of the GWAS run, for an AnnData or MuData.
     pval
-        Which p-value, as for :func:`manhattan` (default the Wald test).
+        Which p-value, as for :func:`manhattan` (default the Wald test; ``"p_wald"`` is accepted for an
+        AnnData).
     other
         A second GWAS drawn on the same axes (e.g. the linear model next to the LMM).
     label, other_label
@@ -422,6 +476,8 @@ def qq(
         Marker size (points^2).
     title
         Axes title.
+    mod
+        Genotype modality of a MuData, as for :func:`manhattan`.
     ax
         Axes to draw into; a new 4.5 x 4.5 inch figure when ``None``.
     show
@@ -446,7 +502,7 @@ def qq(
     --------
     >>> import numpy as np, pandas as pd
     >>> import scgenome as sg
-    >>> df = pd.DataFrame({"chr": "1", "ps": np.arange(1000), "p_wald": np.random.default_rng(0).uniform(size=1000)})
+    >>> df = pd.DataFrame({"p": np.random.default_rng(0).uniform(size=1000)})
     >>> ax = sg.pl.qq(df, show=False)
     >>> ax.get_legend().get_texts()[0].get_text()
     'GWAS (λ$_{GC}$ = 0.87)'
@@ -454,10 +510,10 @@ def qq(
     import matplotlib.pyplot as plt
     from scipy import stats
 
-    tables = [_gwas_table(data, key, pval, "data")]
+    tables = [_gwas_table(data, key, pval, "data", mod=mod, need_chrom=False)]
     names = [label or "GWAS"]
     if other is not None:
-        tables.append(_gwas_table(other, key, pval, "other"))
+        tables.append(_gwas_table(other, key, pval, "other", mod=mod, need_chrom=False))
         names.append(other_label or "other")
     if ci is not None and not 0 < ci < 1:
         msg = f"ci must lie in (0, 1) or be None, got {ci}."

@@ -1,4 +1,4 @@
-"""``sg.tl.gwas``: AnnData in, association results out."""
+"""``sg.tl.gwas``: AnnData (or MuData) in, association results out."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..._logging import logger
-from ..._utils import progress
+from ..._utils import geno_view, progress
 from ..._validation import check_nonempty, check_obs_columns
 from ...pp._genotypes import genotype_block, iter_chunks
 from ...pp._kinship import kinship_sums
@@ -20,9 +20,12 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from anndata import AnnData
+    from mudata import MuData
 
 LMM_FIELDS = ("beta", "se", "pval", "p_lrt", "p_score", "af", "l_remle", "l_mle", "logl_H1", "n_miss")
-LM_FIELDS = ("beta", "se", "pval", "p_lrt", "p_score", "af", "n_miss")
+LM_FIELDS = ("beta", "se", "pval", "p_lrt", "p_score", "af", "n_miss", "n_obs")
+#: every ``var[f"{key_added}_{field}"]`` column gwas writes (dropped before a new run under the same key)
+OWNED_FIELDS = tuple(dict.fromkeys(LMM_FIELDS + LM_FIELDS))
 
 
 def _design(gdata: AnnData, phenotype: str, covariates: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -40,6 +43,14 @@ def _design(gdata: AnnData, phenotype: str, covariates: Sequence[str]) -> tuple[
             )
             raise ValueError(msg)
     values = frame.astype(float).to_numpy()
+    inf = np.isinf(values).sum(0)
+    if inf.any():
+        bad = {col: int(k) for col, k in zip(cols, inf, strict=True) if k}
+        msg = (
+            f"Infinite values in obs column(s) {bad} (count per column); mark missing values as NaN "
+            "(individuals with a NaN phenotype or covariate are dropped)."
+        )
+        raise ValueError(msg)
     rows = np.isfinite(values).all(1)
     n = int(rows.sum())
     if n < len(covariates) + 3:
@@ -56,19 +67,33 @@ def _design(gdata: AnnData, phenotype: str, covariates: Sequence[str]) -> tuple[
     return rows, y, W
 
 
+def _check_kinship(gdata, kinship) -> None:
+    """Raise unless ``kinship`` is an ``obsp`` key, ``None`` or an n_obs x n_obs array."""
+    if kinship is None or isinstance(kinship, str):
+        return
+    if not isinstance(kinship, np.ndarray):
+        msg = (
+            "kinship must be an obsp key (str), an n_obs x n_obs numpy array, or None (computed here, not stored); "
+            f"got {type(kinship).__name__}."
+        )
+        raise ValueError(msg)
+    if kinship.shape != (gdata.n_obs, gdata.n_obs):
+        msg = f"The kinship array must be n_obs x n_obs = {gdata.n_obs} x {gdata.n_obs}, got {kinship.shape}."
+        raise ValueError(msg)
+
+
 def _kinship_matrix(gdata, kinship, rows, qc_pass, chunk_size) -> tuple[np.ndarray, bool]:
-    """Return the kinship (all individuals): stored ``obsp[kinship]``, or computed GEMMA-style on the QC'd SNPs."""
+    """Return the kinship (all individuals): the array, stored ``obsp[kinship]``, or computed on the QC'd SNPs."""
     if isinstance(kinship, np.ndarray):
-        K = np.asarray(kinship, dtype=np.float64)
-        if K.shape != (gdata.n_obs, gdata.n_obs):
-            msg = f"The kinship array must be n_obs x n_obs = {gdata.n_obs} x {gdata.n_obs}, got {K.shape}."
-            raise ValueError(msg)
-        return K, False
-    if kinship in gdata.obsp:
+        return np.asarray(kinship, dtype=np.float64), False
+    if kinship is not None and kinship in gdata.obsp:
         K = gdata.obsp[kinship]
         K = K.toarray() if hasattr(K, "toarray") else np.asarray(K, dtype=np.float64)
         return K, False
-    logger.info("gwas: obsp[%r] not found; computing the centred kinship (GEMMA -gk 1)", kinship)
+    if kinship is None:
+        logger.info("gwas: kinship=None; computing the centred kinship (GEMMA -gk 1), not stored")
+    else:
+        logger.info("gwas: obsp[%r] not found; computing the centred kinship (GEMMA -gk 1)", kinship)
     sums, _ = kinship_sums(gdata.X, np.flatnonzero(qc_pass), chunk_size=chunk_size)
     return sums[0] / int(qc_pass.sum()), True
 
@@ -175,7 +200,7 @@ class _GwasResult:
 
     res: dict[str, np.ndarray]  # var fields, NaN for SNPs not tested
     info: dict  # uns[key_added]
-    kinship: np.ndarray | None  # the kinship computed here (all individuals), else None
+    kinship: np.ndarray | None  # the kinship computed here (all individuals) to store under obsp[kinship], else None
     kinship_info: dict | None  # its uns entry
     rows: np.ndarray  # analysed individuals (boolean)
     eig: tuple[np.ndarray, np.ndarray] | None  # LMM without LOCO: eigenvalues and vectors of the double-centred kinship
@@ -188,25 +213,42 @@ def _gwas_compute(
     *,
     covariates: Sequence[str] | str | None = None,
     method: Literal["lmm", "linear"] = "lmm",
-    kinship: str | np.ndarray = "kinship",
+    kinship: str | np.ndarray | None = "kinship",
     loco: bool = False,
     maf: float = 0.01,
     max_missing: float = 0.05,
     chunk_size: int = 2000,
 ) -> _GwasResult:
     """Everything :func:`gwas` computes, nothing written: see there for the arguments."""
+    if not isinstance(phenotype, str):
+        msg = (
+            f"phenotype must be the name of one obs column (str), got {type(phenotype).__name__} {phenotype!r}. "
+            "sg.tl.gwas tests one phenotype per call: loop over them with one key_added each, e.g. "
+            "`for ph in phenotypes: sg.tl.gwas(gdata, ph, key_added=f'gwas_{ph}')`."
+        )
+        raise ValueError(msg)
     if method not in ("lmm", "linear"):
         msg = f"method must be 'lmm' or 'linear', got {method!r}."
         raise ValueError(msg)
     check_nonempty(gdata, "genotype AnnData")
     check_qc_thresholds(maf, max_missing)
+    _check_kinship(gdata, kinship)
     covariates = [] if covariates is None else [covariates] if isinstance(covariates, str) else list(covariates)
     if phenotype in covariates:
         msg = f"The phenotype {phenotype!r} is also listed as a covariate."
         raise ValueError(msg)
-    if loco and method == "lmm" and "chrom" not in gdata.var.columns:
-        msg = "loco=True needs var['chrom'] (the chromosome of each SNP)."
-        raise ValueError(msg)
+    if loco and method == "lmm":
+        if "chrom" not in gdata.var.columns:
+            msg = "loco=True needs var['chrom'] (the chromosome of each SNP)."
+            raise ValueError(msg)
+        no_chrom = gdata.var["chrom"].isna().to_numpy()
+        if no_chrom.any():
+            msg = (
+                f"loco=True needs the chromosome of every SNP, but var['chrom'] is missing for {int(no_chrom.sum())} "
+                f"SNP(s), e.g. {gdata.var_names[no_chrom][:5].tolist()}; fill them in or drop those SNPs "
+                "(gdata[:, gdata.var['chrom'].notna()])."
+            )
+            raise ValueError(msg)
     rows, y, W = _design(gdata, phenotype, covariates)
     n, c = W.shape
 
@@ -226,14 +268,25 @@ def _gwas_compute(
     K_full = None
     if method == "lmm":
         K_full, computed_k = _kinship_matrix(gdata, kinship, rows, qc_pass, chunk_size)
-        if not np.isfinite(K_full[np.ix_(rows, rows)]).all():
-            msg = f"The kinship {kinship!r} has non-finite entries among the analysed individuals."
+        n_bad = int((~np.isfinite(K_full[np.ix_(rows, rows)])).sum())
+        if n_bad:
+            what = f"obsp[{kinship!r}]"
+            if isinstance(kinship, np.ndarray):
+                what = "array"
+            elif computed_k:
+                what = "computed from the genotypes"
+            msg = (
+                f"The kinship ({what}, shape {K_full.shape}) has {n_bad} non-finite (NaN or infinite) entries among "
+                f"the {n} analysed individuals; recompute it (sg.pp.kinship) or drop the individuals concerned."
+            )
             raise ValueError(msg)
 
     p = gdata.n_vars
     res = {f: np.full(p, np.nan) for f in (LMM_FIELDS if method == "lmm" else LM_FIELDS)}
     res["af"][tested] = stats_["af"].to_numpy()[tested]
     res["n_miss"][tested] = stats_["n_miss"].to_numpy()[tested]
+    if method == "linear":
+        res["n_obs"][tested] = n - res["n_miss"][tested]
 
     # groups of SNPs that share a kinship: all SNPs, or one group per chromosome with LOCO
     if method == "lmm" and loco:
@@ -294,7 +347,7 @@ def _gwas_compute(
             "phenotype": phenotype,
             "covariates": covariates,
             "method": method,
-            "kinship": kinship if isinstance(kinship, str) else "array",
+            "kinship": kinship if isinstance(kinship, str) else "array" if kinship is not None else "computed",
             "loco": bool(loco),
             "maf": maf,
             "max_missing": max_missing,
@@ -306,76 +359,114 @@ def _gwas_compute(
     }
     if method == "lmm":
         info["null_model"] = null_models[None] if not loco else {str(k): v for k, v in null_models.items()}
-    return _GwasResult(res, info, K_full if computed_k else None, kin_entry, rows, eig, tested)
+    stored = computed_k and isinstance(kinship, str)
+    return _GwasResult(res, info, K_full if stored else None, kin_entry, rows, eig, tested)
+
+
+def _genotype_view(gdata: AnnData | MuData, layer: str | None, mod: tuple[str, str]) -> tuple[AnnData, bool]:
+    """Return the AnnData the tests read (genotypes in ``X``, phenotypes in ``obs``) and whether it came from a MuData."""
+    from anndata import AnnData
+
+    is_mu = not isinstance(gdata, AnnData)
+    if is_mu and (isinstance(mod, str) or len(mod) != 2):
+        msg = f"mod must be a (genotype, phenotype) pair of modality names, e.g. ('geno', 'pheno'); got {mod!r}."
+        raise ValueError(msg)
+    view = geno_view(gdata, mod)  # raises for anything but an AnnData or a MuData
+    if layer is None:
+        return view, is_mu
+    src = gdata.mod[mod[0]] if is_mu else gdata
+    if layer not in src.layers:
+        msg = f"Layer {layer!r} not found in the genotype AnnData; its layers are {list(src.layers)}."
+        raise ValueError(msg)
+    X = src.layers[layer]
+    return AnnData(X, obs=view.obs, var=view.var, obsp=dict(view.obsp), uns=dict(view.uns)), is_mu
 
 
 def gwas(
-    gdata: AnnData,
+    gdata: AnnData | MuData,
     phenotype: str,
     *,
     covariates: Sequence[str] | None = None,
     method: Literal["lmm", "linear"] = "lmm",
-    kinship: str | np.ndarray = "kinship",
+    kinship: str | np.ndarray | None = "kinship",
     loco: bool = False,
     maf: float = 0.01,
     max_missing: float = 0.05,
+    layer: str | None = None,
     key_added: str = "gwas",
     chunk_size: int = 2000,
+    mod: tuple[str, str] = ("geno", "pheno"),
     copy: bool = False,
-) -> AnnData | None:
+) -> AnnData | MuData | None:
     """Genome-wide association test of one phenotype with every SNP, as GEMMA ``-lmm 4`` / ``-lm 4``.
 
     Parameters
     ----------
     gdata
         Genotype AnnData (individuals x SNPs): ``X`` dosages of ``var["allele1"]`` (NaN = missing; numpy, sparse
-        or dask), phenotype and covariates in ``obs``.
+        or dask), phenotype and covariates in ``obs``. Or a MuData whose ``mod[0]`` modality holds the genotypes
+        (``X`` or ``layer``, ``var``, ``obsp``) and whose ``mod[1]`` modality the phenotypes and covariates (its
+        ``X`` columns named by ``var_names``, and its ``obs``; ``mdata.obs`` when there is no such modality),
+        matched to the genotypes by individual id (``obs_names``), not by row position.
     phenotype
-        ``obs`` column to test (quantitative, or 0/1 which is analysed as quantitative, as GEMMA does).
+        ``obs`` column to test (quantitative, or 0/1 which is analysed as quantitative, as GEMMA does). One
+        phenotype per call: loop over several, each with its own ``key_added``.
     covariates
         ``obs`` columns used as fixed effects besides the intercept (numeric).
     method
         ``"lmm"``: univariate linear mixed model with the kinship as random effect (GEMMA ``-lmm 4``: Wald, LRT and
-        score tests). ``"linear"``: ordinary least squares (GEMMA ``-lm 4``).
+        score tests). ``"linear"``: ordinary least squares (GEMMA ``-lm 4``); the kinship is not used.
     kinship
-        ``obsp`` key of the kinship (all individuals), or an n_obs x n_obs array. When the key is absent the
-        centred kinship is computed as GEMMA ``-gk 1`` does (all individuals, centred over all of them, on the SNPs
-        that pass the QC on the analysed individuals) and stored under that key.
+        The kinship of all individuals, for ``method="lmm"``: an ``obsp`` key, an n_obs x n_obs array, or ``None``.
+        When the key is absent the centred kinship is computed as GEMMA ``-gk 1`` does (all individuals, centred
+        over all of them, on the SNPs that pass the QC on the analysed individuals) and stored under that key;
+        ``None`` computes it the same way (even when ``obsp["kinship"]`` exists) without storing it.
     loco
         Leave one chromosome out: SNPs of each chromosome are tested with a kinship built without that
         chromosome (from ``uns[f"{kinship}_loco"]`` written by :func:`scgenome.pp.kinship` with ``loco=True``,
-        else computed here from the genotypes). One eigendecomposition per chromosome. With a polygenic
-        phenotype every SNP in LD with the polygenic signal is truly associated and no longer absorbed by the
-        kinship, so lambda_GC is above 1 by design (about 1.4-1.8 on simulated polygenic cohorts); on pure
-        noise LOCO stays calibrated (1.08-1.13 measured) while the standard LMM is slightly deflated by
-        proximal contamination (Yang et al. 2014).
+        else computed here from the genotypes). Needs ``var["chrom"]`` without missing values. One
+        eigendecomposition per chromosome. With a polygenic phenotype every SNP in LD with the polygenic signal
+        is truly associated and no longer absorbed by the kinship, so lambda_GC is above 1 by design (about
+        1.4-1.8 on simulated polygenic cohorts); on pure noise LOCO stays calibrated (1.08-1.13 measured) while
+        the standard LMM is slightly deflated by proximal contamination (Yang et al. 2014).
     maf, max_missing
         SNP QC on the analysed individuals (GEMMA ``-maf``, ``-miss``): tested SNPs have allele-1 frequency in
         ``[maf, 1 - maf]``, missing rate at most ``max_missing`` and are polymorphic.
+    layer
+        Read the genotypes from ``layers[layer]`` (of the genotype modality for a MuData) instead of ``X``.
     key_added
-        Prefix of the ``var`` columns and ``uns`` key.
+        Prefix of the ``var`` columns and ``uns`` key. The ``var[f"{key_added}_..."]`` columns listed under
+        Returns that a previous run under the same key wrote are dropped first (other columns are left alone).
     chunk_size
         SNPs per chunk (memory about ``10 x n x chunk_size`` doubles).
+    mod
+        Names of the genotype and phenotype modalities of a MuData (ignored for an AnnData).
     copy
-        Return a modified copy instead of writing into ``gdata``.
+        Return a modified copy (AnnData or MuData) instead of writing into ``gdata``.
 
     Returns
     -------
-    ``None`` (or the modified copy with ``copy=True``), after setting, with NaN for SNPs not tested:
+    ``None`` (or the modified copy with ``copy=True``), after setting in the AnnData (for a MuData, in its genotype
+    modality ``mod[0]``), with NaN for SNPs not tested:
 
     - ``var[f"{key_added}_beta"]``, ``_se``: effect of one more copy of ``allele1`` and its standard error
       (LMM: at the SNP's REML lambda);
-    - ``var[f"{key_added}_pval"]`` (Wald test, F(1, n-c-1)), ``_p_lrt`` (likelihood-ratio, chi2(1)), ``_p_score``
-      (score test, F(1, n-c-1));
+    - ``var[f"{key_added}_pval"]`` (Wald test, F(1, n-c-1); GEMMA's ``p_wald``), ``_p_lrt`` (likelihood-ratio,
+      chi2(1)), ``_p_score`` (score test, F(1, n-c-1));
     - ``var[f"{key_added}_af"]`` (allele-1 frequency in the analysed individuals), ``_n_miss`` (missing genotypes
       among them);
     - LMM only: ``var[f"{key_added}_l_remle"]``, ``_l_mle`` (per-SNP REML and ML lambda = sigma_g^2/sigma_e^2),
       ``_logl_H1`` (ML log-likelihood of the alternative model);
-    - ``uns[key_added]``: ``params`` (phenotype, covariates, method, kinship, loco, maf, max_missing),
-      ``null_model`` (LMM: ``pve``, ``pve_se``, ``vg``, ``ve``, ``lambda_reml``, ``lambda_ml``, ``logl_reml``,
-      ``logl_ml``, ``beta``, ``beta_se``, ``trace_g``; with ``loco`` one dict per chromosome), ``n_analysed``,
+    - linear model only: ``var[f"{key_added}_n_obs"]`` (analysed individuals with an observed genotype, GEMMA
+      ``-lm``'s ``n_obs``);
+    - ``uns[key_added]``: ``params`` (``phenotype``, ``covariates``, ``method``, ``kinship`` (the key, ``"array"``
+      or ``"computed"`` for ``None``), ``loco``, ``maf``, ``max_missing``, ``layer``), ``null_model`` (LMM only:
+      ``pve``, ``pve_se``, ``vg``, ``ve``, ``lambda_reml``, ``lambda_ml``, ``logl_reml``, ``logl_ml``, ``beta``,
+      ``beta_se``, ``trace_g``; with ``loco`` one such dict per chromosome), ``n_analysed`` (individuals with the
+      phenotype and covariates), ``n_covariates`` (columns of the fixed-effect design, intercept included),
       ``n_snps_tested``, ``lambda_gc`` (genomic control of the Wald p-values);
-    - ``obsp[kinship]`` and ``uns[kinship]`` when the kinship was computed here.
+    - ``obsp[kinship]`` and ``uns[kinship]`` (``params``: ``method``, ``maf``, ``max_missing``, ``n_snps``,
+      ``n_samples_qc``; ``snps``: the SNPs used) when the LMM computed the kinship under an absent key.
 
     Notes
     -----
@@ -385,7 +476,8 @@ def gwas(
     REML for the Wald test and by ML for the likelihood-ratio test, and the score test uses the null ML lambda.
     Lambda is searched in [1e-5, 1e5] on GEMMA's grid of 10 log-intervals and refined by Newton steps, for all
     SNPs of a chunk at once with matrix products. Missing genotypes are replaced by the SNP mean over the analysed
-    individuals; individuals with a missing phenotype or covariate are dropped.
+    individuals; individuals with a missing (NaN) phenotype or covariate are dropped, and infinite values are an
+    error. Everything is validated before anything is written: on an error the input is unchanged.
 
     Examples
     --------
@@ -398,9 +490,20 @@ def gwas(
     >>> sg.tl.gwas(g, "pheno1")
     >>> int(np.nanargmin(g.var["gwas_pval"]))
     0
+
+    A MuData with genotype and phenotype modalities (results go to ``mdata["geno"]``):
+
+    >>> from mudata import MuData
+    >>> pheno = ad.AnnData(obs[["pheno1"]].to_numpy(), obs=pd.DataFrame(index=obs.index))
+    >>> pheno.var_names = ["pheno1"]
+    >>> mdata = MuData({"geno": ad.AnnData(X, obs=pd.DataFrame(index=obs.index)), "pheno": pheno})
+    >>> sg.tl.gwas(mdata, "pheno1", method="linear")
+    >>> int(np.nanargmin(mdata["geno"].var["gwas_pval"]))
+    0
     """
+    view, is_mu = _genotype_view(gdata, layer, mod)
     out = _gwas_compute(
-        gdata,
+        view,
         phenotype,
         covariates=covariates,
         method=method,
@@ -410,7 +513,15 @@ def gwas(
         max_missing=max_missing,
         chunk_size=chunk_size,
     )
-    adata = gdata.copy() if copy else gdata
+    out.info["params"]["layer"] = layer
+    result = gdata.copy() if copy else gdata
+    adata = result.mod[mod[0]] if is_mu else result
+    owned = {f"{key_added}_{f}" for f in OWNED_FIELDS}
+    stale = [c for c in adata.var.columns if c in owned and c.removeprefix(f"{key_added}_") not in out.res]
+    if stale:
+        logger.info("gwas: dropping var columns %s of an earlier run under key %r", stale, key_added)
+        for c in stale:
+            del adata.var[c]
     for f, v in out.res.items():
         adata.var[f"{key_added}_{f}"] = v
     if out.kinship is not None:
@@ -423,7 +534,7 @@ def gwas(
         out.info["n_snps_tested"],
         out.info["lambda_gc"],
     )
-    return adata if copy else None
+    return result if copy else None
 
 
 __all__ = ["gwas"]
