@@ -436,6 +436,16 @@ def negbin_sample(
     missing = ~np.isfinite(mu).all(axis=0)
     if missing.any():
         logger.warning("negbin_sample: %d gene(s) without fitted parameters are simulated as zeros.", missing.sum())
+    conv = adata.var.get(f"{key}_converged")
+    if conv is not None:
+        unconverged = ~conv.to_numpy(dtype=bool) & ~missing
+        if unconverged.any():
+            logger.warning(
+                "negbin_sample: %d gene(s) whose fit did not converge (var['%s_converged']) are simulated from their "
+                "last estimates; check them or drop them first.",
+                int(unconverged.sum()),
+                key,
+            )
     uns = {}
     if copula:
         u, shrink = _copula_uniforms(adata, key, family, gen, n_new=mu.shape[0])

@@ -30,8 +30,6 @@ def step(outdir: Path, rng: np.random.Generator) -> list[str]:
         phenotypes="pheno",
         covariates=["sex"],
         n_individuals=real.n_obs,
-        n_states=8,
-        n_iter=4,
         rng=rng,
     )
     tabs = sg.tl.synthesis_report(
@@ -46,8 +44,10 @@ def step(outdir: Path, rng: np.random.Generator) -> list[str]:
     return [
         f"synthetic cohort {syn.n_obs} x {syn.n_vars} from {int((~hold).sum())} training individuals",
         f"locus-level recall {loc['recall']:.2f}, precision {loc['precision']:.2f} at p < 1e-5",
-        f"AF corr {fid['af_corr']:.3f}, LD r2 corr {fid['ld_r2_corr']:.3f}, PVE real {fid['pve_real']:.2f} "
-        f"synthetic {fid['pve_synthetic']:.2f}",
+        f"AF corr {fid['af_corr']:.3f}, LD r2 corr {fid['ld_r2_corr']:.3f} (mean r2 real {fid['ld_r2_mean_real']:.2f} "
+        f"synthetic {fid['ld_r2_mean_synthetic']:.2f}), PVE real {fid['pve_real']:.2f} synthetic {fid['pve_synthetic']:.2f}",
+        f"PC1 SD ratio {fid['pca_sd_ratio_pc1']:.2f}; real-vs-synthetic classifier AUC on PC1-10: logistic "
+        f"{fid['classifier_auc']:.2f}, k-NN {fid['classifier_auc_knn']:.2f} (sees the real families a sampled cohort lacks)",
         f"MIA AUC (nearest neighbour) {priv['mia_auc_nn']:.2f}, (25-SNP windows) {priv['mia_auc_window']:.2f}, "
         f"exact copies {int(priv['exact_copies'])}",
         f"figure: {path.name}",
