@@ -729,7 +729,11 @@ def synthesize(
             obs=pd.DataFrame(index=obs.index),
         )
         pheno.var_names = [*phenotypes, *covariates]
-        return MuData({mod[0]: out, mod[1]: pheno})
+        import mudata
+
+        # the modalities' obs / var stay where they are (mudata >= 0.4's default; no FutureWarning on 0.3)
+        with mudata.set_options(pull_on_update=False):
+            return MuData({mod[0]: out, mod[1]: pheno})
     return out
 
 
