@@ -22,9 +22,13 @@ autodoc_typehints = "description"
 napoleon_google_docstring = False
 napoleon_numpy_docstring = True
 napoleon_use_rtype = False
+napoleon_use_ivar = True  # "Attributes" sections as fields: no duplicate entries beside the documented members
 myst_enable_extensions = ["dollarmath", "colon_fence"]
 nb_execution_mode = "off"
-source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb", ".rst": "restructuredtext"}
+# ".rst" first: autosummary writes its stub pages (RST) with the first suffix; as ".md" MyST would show them as text
+source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
+# classes document their methods and attributes (EMSModel, ScgenomeSettings)
+autodoc_default_options = {"members": True, "undoc-members": False}
 exclude_patterns = ["_build", "**.ipynb_checkpoints"]
 html_theme = "sphinx_book_theme"
 html_title = "scgenome"

@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo",
         help=f"run every capability ({', '.join(step_names)}) on simulated data and write figures/tables",
-        description="Run every capability on simulated data and write figures, tables and a summary.",
+        description="Run every capability on simulated data, write figures and tables, and print a summary.",
     )
     demo.add_argument("outdir", nargs="?", default="scgenome_demo", help="output folder (default: scgenome_demo)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

@@ -18,8 +18,8 @@ def data_path(name: str | None = None) -> Path:
     Returns
     -------
     The path (which may not exist; check with :meth:`~pathlib.Path.exists`). The directory is
-    ``$SCGENOME_DATA`` when set, else ``../shared/data`` relative to the working directory
-    (see :attr:`scgenome.settings.data_dir`).
+    ``sg.settings.data_dir`` when set, else ``$SCGENOME_DATA``, else ``../shared/data`` relative to the
+    working directory when it exists, else ``shared/data`` beside the source checkout (an editable install).
 
     Examples
     --------
