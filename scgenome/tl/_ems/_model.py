@@ -198,7 +198,19 @@ class EMSModel:
 
     # ---------------------------------------------------------------- features
     def align(self, X: np.ndarray, names: Sequence[str]) -> np.ndarray:
-        """Columns of ``X`` (named ``names``) in training order; raise on missing, warn on extra."""
+        """Columns of ``X`` (named ``names``) in training order; raise on missing, warn on extra.
+
+        Parameters
+        ----------
+        X
+            Variants x features (dense).
+        names
+            Feature names of the columns of ``X`` (any order).
+
+        Returns
+        -------
+        ``X``'s columns of the model's features, in :attr:`features` order.
+        """
         names = [str(n) for n in names]
         pos = {n: i for i, n in enumerate(names)}
         missing = [f for f in self.features if f not in pos]
@@ -230,21 +242,67 @@ class EMSModel:
 
     # ---------------------------------------------------------------- prediction
     def predict_margin(self, X: np.ndarray, names: Sequence[str] | None = None) -> np.ndarray:
-        """Raw margin (log-odds on the balanced training prior) of each row."""
+        """Raw margin (log-odds on the balanced training prior) of each row.
+
+        Parameters
+        ----------
+        X
+            Variants x features (dense).
+        names
+            Feature names of the columns of ``X``; ``None`` when they are already in :attr:`features` order.
+
+        Returns
+        -------
+        One margin per row.
+        """
         return np.asarray(self.booster.predict(self._prepared(X, names), prediction_type="RawFormulaVal"), float)
 
     def predict(self, X: np.ndarray, names: Sequence[str] | None = None) -> np.ndarray:
-        """Score in [0, 1] (``expit`` of the margin; CatBoost's ``predict_proba``)."""
+        """Score in [0, 1] (``expit`` of the margin; CatBoost's ``predict_proba``).
+
+        Parameters
+        ----------
+        X
+            Variants x features (dense).
+        names
+            Feature names of the columns of ``X``; ``None`` when they are already in :attr:`features` order.
+
+        Returns
+        -------
+        One score per row.
+        """
         return expit(self.predict_margin(X, names))
 
     def calibrate(self, margin: np.ndarray) -> np.ndarray:
-        """Calibrated probability (at :attr:`train_prior`) of raw margins; NaN without a calibrator."""
+        """Calibrated probability (at :attr:`train_prior`) of raw margins; NaN without a calibrator.
+
+        Parameters
+        ----------
+        margin
+            Raw margins from :meth:`predict_margin`.
+
+        Returns
+        -------
+        One probability per margin.
+        """
         if self.calibrator is None:
             return np.full(np.shape(margin), np.nan)
         return self.calibrator.transform(margin)
 
     def prior_weights(self, margin: np.ndarray, prior: float) -> np.ndarray:
-        """Probability at a genome-wide ``prior``, by a logit shift of the calibrated probability."""
+        """Probability at a genome-wide ``prior``, by a logit shift of the calibrated probability.
+
+        Parameters
+        ----------
+        margin
+            Raw margins from :meth:`predict_margin`.
+        prior
+            Genome-wide prior probability of a functional variant, in (0, 1).
+
+        Returns
+        -------
+        One probability per margin (SuSiE prior weights once normalised per locus).
+        """
         if self.calibrator is None or self.train_prior is None:
             msg = "prior weights need a calibrated model (train with calibration='platt' or 'isotonic')."
             raise ValueError(msg)
@@ -254,6 +312,17 @@ class EMSModel:
         """SHAP values (CatBoost ``ShapValues``): ``n x (n_features + 1)``, last column the expected value.
 
         Each row sums to the raw margin.
+
+        Parameters
+        ----------
+        X
+            Variants x features (dense).
+        names
+            Feature names of the columns of ``X``; ``None`` when they are already in :attr:`features` order.
+
+        Returns
+        -------
+        The ``n x (n_features + 1)`` array (features in :attr:`features` order).
         """
         from catboost import Pool
 
@@ -307,7 +376,17 @@ class EMSModel:
 
     @classmethod
     def load(cls, path: str | Path) -> EMSModel:
-        """Read a model written by :meth:`save` (``path`` may be the stem, the ``.cbm`` or the ``.json``)."""
+        """Read a model written by :meth:`save`.
+
+        Parameters
+        ----------
+        path
+            The stem given to :meth:`save`, or its ``.cbm`` or ``.json`` file.
+
+        Returns
+        -------
+        The model, scoring bit-identically to the one saved.
+        """
         from catboost import CatBoostClassifier
 
         stem = Path(path)
