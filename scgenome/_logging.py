@@ -13,11 +13,14 @@ import sys
 
 
 class _DefaultHandler(logging.StreamHandler):
-    """``stderr`` handler used only while the root logger has no handler of its own."""
+    """``stderr`` handler used only while no other handler (the application's) would print the record."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        if logging.getLogger().handlers:
-            return
+        lg: logging.Logger | None = logging.getLogger(record.name)
+        while lg is not None:  # another handler on the way up (the application's, on root or on our logger)
+            if any(h is not self and not isinstance(h, logging.NullHandler) for h in lg.handlers):
+                return
+            lg = lg.parent if lg.propagate else None
         self.stream = sys.stderr  # the current stream (notebooks and test runners replace it)
         super().emit(record)
 

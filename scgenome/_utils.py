@@ -65,13 +65,15 @@ def pheno_table(mdata: MuData, pheno_mod: str, obs_names) -> pd.DataFrame:
     The table is the ``pheno_mod`` modality's ``X`` columns (named by its ``var_names``) and ``obs``
     columns, or ``mdata.obs`` when there is no such modality. Rows are matched by individual id, never
     by position; individuals of the genotype modality without a phenotype row get missing values, and
-    phenotype rows of individuals without genotypes are an error.
+    rows of the phenotype modality for individuals without genotypes are an error (rows of ``mdata.obs``
+    for other modalities' individuals are left out).
     """
     import pandas as pd
     import scipy.sparse as sp
 
     tab = mdata.obs.copy()
-    if pheno_mod in mdata.mod:
+    from_modality = pheno_mod in mdata.mod
+    if from_modality:
         pm = mdata.mod[pheno_mod]
         tab = pm.obs.copy()
         if pm.n_vars:
@@ -85,7 +87,7 @@ def pheno_table(mdata: MuData, pheno_mod: str, obs_names) -> pd.DataFrame:
     names = pd.Index(obs_names).astype(str)
     tab.index = tab.index.astype(str)
     extra = tab.index.difference(names)
-    if len(extra):
+    if len(extra) and from_modality:  # mdata.obs spans every modality's individuals: only its genotyped rows count
         msg = (
             f"{len(extra)} phenotype row(s) have no genotypes (ids not in the genotype modality's obs_names), "
             f"e.g. {extra[:5].tolist()}; the modalities are matched by individual id."

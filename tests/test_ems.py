@@ -551,3 +551,24 @@ def test_demo_step(tmp_path):
     pred = pd.read_csv(tmp_path / "ems_predictions.tsv", sep="\t")
     assert len(pred) == 2000
     assert any("AUC" in line for line in lines)
+
+
+def test_model_scoring_options_and_old_label_column(small):
+    import warnings
+
+    model = sg.tl.ems_train(small, label="label", preset="fast", rng=0)
+    from scgenome.tl._ems._model import DEFAULT_ABS_FEATURES
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # the defaults as an array or a list: no "no effect" warning
+        sg.tl.ems_score(small.copy(), model=model, abs_features=np.array(DEFAULT_ABS_FEATURES), n_boot=0, shap=False)
+        sg.tl.ems_score(small.copy(), model=model, abs_features=list(DEFAULT_ABS_FEATURES), n_boot=0, shap=False)
+    # without chrom, variants at the same position on different chromosomes are not duplicates
+    bare = small.copy()
+    bare.obs["pos"] = 100
+    del bare.obs["chrom"]
+    sg.tl.ems_score(bare, model=model, n_boot=0, shap=False)
+    # results scored before the label used was renamed: ems_df and the plots still find the label
+    old = sg.tl.ems_score(small, label="label", preset="fast", rng=0, n_boot=0, shap=False, copy=True)
+    old.obs = old.obs.rename(columns={"ems_label_used": "ems_label"})
+    assert sg.get.ems_df(old)["label"].notna().all()

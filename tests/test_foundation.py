@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import anndata as ad
 import numpy as np
+import pandas as pd
 import pytest
 
 import scgenome as sg
@@ -77,3 +79,38 @@ def test_ci_run_uses_readme_command():
     assert "<!-- test-command -->" in readme
     assert "test-command" in ci
     assert "torch==2.13.0" in readme.split("<!-- test-command -->")[1].split("```")[1]
+
+
+def test_phenotypes_from_mdata_obs_skip_other_modalities_individuals():
+    mudata = pytest.importorskip("mudata")
+    from scgenome._utils import geno_view
+
+    g = sg.datasets.simulate_cohort(n_individuals=60, n_snps=50, rng=0)
+    geno = ad.AnnData(g.X, obs=pd.DataFrame(index=g.obs_names), var=g.var)
+    rna = ad.AnnData(np.zeros((70, 3)), obs=pd.DataFrame(index=[*g.obs_names[:50], *[f"r{i}" for i in range(20)]]))
+    with mudata.set_options(pull_on_update=False):
+        md = mudata.MuData({"geno": geno, "rna": rna})
+    md.obs["pheno"] = np.nan
+    md.obs.loc[g.obs_names[:50], "pheno"] = g.obs["pheno"].to_numpy()[:50]
+    view = geno_view(md)
+    assert list(view.obs_names) == list(g.obs_names)
+    np.testing.assert_allclose(view.obs["pheno"].to_numpy()[:50], g.obs["pheno"].to_numpy()[:50])
+    assert view.obs["pheno"].iloc[50:].isna().all()
+
+
+def test_logging_never_prints_twice(monkeypatch, capsys):
+    import logging
+
+    from scgenome._logging import logger
+
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
+    seen = []
+    h = logging.Handler()
+    h.emit = seen.append
+    logger.addHandler(h)  # the application's handler on the package logger itself
+    try:
+        logger.warning("only once")
+    finally:
+        logger.removeHandler(h)
+    assert len(seen) == 1
+    assert "only once" not in capsys.readouterr().err

@@ -663,3 +663,22 @@ def test_cli_demo_steps_are_checked(tmp_path, capsys):
     helptext = build_parser()._subparsers._group_actions[0].choices["demo"].format_help()
     for name, _ in STEPS:
         assert name in helptext
+
+
+def test_loco_needs_two_chromosomes_and_mudata_copy_is_quiet():
+    import warnings
+
+    mudata = pytest.importorskip("mudata")
+    g = sg.datasets.simulate_cohort(n_individuals=100, n_snps=200, n_chromosomes=1, rng=0)
+    with pytest.raises(ValueError, match="at least two chromosomes"):
+        sg.tl.gwas(g, "pheno", loco=True)
+    assert "gwas" not in g.uns
+    pheno = ad.AnnData(g.obs[["pheno"]].to_numpy(), obs=pd.DataFrame(index=g.obs_names))
+    pheno.var_names = ["pheno"]
+    with mudata.set_options(pull_on_update=False):
+        md = mudata.MuData({"geno": ad.AnnData(g.X, obs=pd.DataFrame(index=g.obs_names), var=g.var), "pheno": pheno})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        out = sg.tl.gwas(md, "pheno", method="linear", copy=True)
+    assert "gwas_pval" in out["geno"].var.columns
+    assert "gwas_pval" not in md["geno"].var.columns

@@ -213,7 +213,11 @@ def test_size_factors_offset():
     pred = sg.tl.negbin_predict(adata)  # the fit's size-factor column is used when present
     np.testing.assert_allclose(pred["mean"].iloc[:, 0], np.exp(adata.varm["negbin_mean"].iloc[0, 0]) * sf)
     # an array of size factors is kept with the fit: the fitted cells' predictions and samples use it again
-    np.testing.assert_allclose(same.uns["negbin"]["size_factors"], sf)
+    np.testing.assert_allclose(same.obs["negbin_size_factors"], sf)
+    assert not np.shares_memory(same.obs["negbin_size_factors"].to_numpy(), sf)
+    # a subset of the fitted cells keeps its own size factors
+    sub = same[:50].copy()
+    np.testing.assert_allclose(sg.tl.negbin_predict(sub)["mean"].to_numpy(), pred["mean"].to_numpy()[:50])
     np.testing.assert_allclose(sg.tl.negbin_predict(same)["mean"].to_numpy(), pred["mean"].to_numpy())
     sim = sg.tl.negbin_sample(same, rng=0)
     assert np.corrcoef(np.asarray(sim.X).sum(1), sf)[0, 1] > 0.5
@@ -548,3 +552,23 @@ def test_fused_kernel_matches_torch_path(monkeypatch, formulas, family, size_fac
     if family == "nb":
         for key in ("negbin_dispersion", "negbin_dispersion_se"):
             np.testing.assert_allclose(a.varm[key].to_numpy(), b.varm[key].to_numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_datetime_levels_in_a_formula_round_trip(tmp_path):
+    rng = np.random.default_rng(2)
+    n = 300
+    day = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 3, n), "D")
+    obs = pd.DataFrame({"day": day}, index=[f"c{i}" for i in range(n)])
+    adata = ad.AnnData(rng.poisson(4.0, size=(n, 3)).astype(float), obs=obs)
+    sg.tl.negbin_fit(adata, "~ C(day)")  # the levels are timestamps: stored as ISO strings in the JSON state
+    sub = adata.obs.iloc[[0, 1]]
+    np.testing.assert_allclose(
+        sg.tl.negbin_predict(adata, sub)["mean"].to_numpy(), sg.tl.negbin_predict(adata)["mean"].to_numpy()[:2]
+    )
+    # the fit itself (uns) survives h5ad (anndata cannot write a datetime obs column: drop it first)
+    adata.obs = pd.DataFrame(index=adata.obs_names)
+    adata.write_h5ad(tmp_path / "day.h5ad")
+    back = ad.read_h5ad(tmp_path / "day.h5ad")
+    np.testing.assert_allclose(
+        sg.tl.negbin_predict(back, sub)["mean"].to_numpy(), sg.tl.negbin_predict(adata, sub)["mean"].to_numpy()
+    )

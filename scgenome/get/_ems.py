@@ -64,6 +64,8 @@ def ems_df(
             "fold": f"{key}_fold",
         }
         df = obs[meta].copy()
+        if cols["label"] not in obs.columns:  # scored before the label used was renamed ``_label_used``
+            cols["label"] = f"{key}_label"
         for name, col in cols.items():
             if col in obs.columns:
                 df[name] = obs[col].to_numpy()

@@ -45,7 +45,7 @@ def get_vdata(vdata: AnnData | MuData, mod: str | None, *, coords: bool = True) 
         msg = f"Duplicated variant names in .obs_names, e.g. {dup}; drop duplicates (vdata[~vdata.obs_names.duplicated()])."
         raise ValueError(msg)
     key = [c for c in ("chrom", "pos", "ref", "alt", "gene") if c in adata.obs.columns]
-    dup = adata.obs.duplicated(key) if "pos" in key else np.zeros(adata.n_obs, bool)
+    dup = adata.obs.duplicated(key) if {"chrom", "pos"} <= set(key) else np.zeros(adata.n_obs, bool)
     if dup.any():
         ex = adata.obs.loc[dup, key].head(3).astype(str).agg(":".join, axis=1).tolist()
         msg = (

@@ -185,7 +185,7 @@ def ems_score(
                 ("calibration", calibration, "platt"),
                 ("n_folds", n_folds, None),
             )
-            if value is not default and value != default
+            if not _same(value, default)
         ]
         if ignored:
             warnings.warn(
@@ -350,6 +350,25 @@ def ems_score(
         uns["prior"] = prior
     out.uns[key_added] = uns
     return target if copy else None
+
+
+def _same(value: Any, default: Any) -> bool:
+    """Whether an option equals its default (mappings by items, other sequences by elements, arrays too)."""
+    if value is default:
+        return True
+    if value is None or default is None:
+        return False
+    if isinstance(default, dict):
+        return isinstance(value, dict) and dict(value) == default
+    if isinstance(default, tuple | list):
+        try:
+            return [str(v) for v in value] == [str(v) for v in default]
+        except TypeError:
+            return False
+    try:
+        return bool(value == default)
+    except (TypeError, ValueError):
+        return False
 
 
 __all__ = ["ems_score"]

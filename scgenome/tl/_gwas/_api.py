@@ -249,6 +249,13 @@ def _gwas_compute(
                 "(gdata[:, gdata.var['chrom'].notna()])."
             )
             raise ValueError(msg)
+        n_chrom = gdata.var["chrom"].astype(str).nunique()
+        if n_chrom < 2:
+            msg = (
+                f"loco=True needs SNPs on at least two chromosomes (found {n_chrom}): each chromosome's kinship is "
+                "built from the others. Use loco=False."
+            )
+            raise ValueError(msg)
     rows, y, W = _design(gdata, phenotype, covariates)
     n, c = W.shape
 
@@ -514,7 +521,13 @@ def gwas(
         chunk_size=chunk_size,
     )
     out.info["params"]["layer"] = layer
-    result = gdata.copy() if copy else gdata
+    if copy and is_mu:
+        import mudata
+
+        with mudata.set_options(pull_on_update=False):  # no FutureWarning from mudata 0.3's copy
+            result = gdata.copy()
+    else:
+        result = gdata.copy() if copy else gdata
     adata = result.mod[mod[0]] if is_mu else result
     owned = {f"{key_added}_{f}" for f in OWNED_FIELDS}
     stale = [c for c in adata.var.columns if c in owned and c.removeprefix(f"{key_added}_") not in out.res]

@@ -117,8 +117,8 @@ def negbin_fit(
         Layer holding the counts; ``None`` uses ``X``.
     size_factors
         An ``obs`` column or an array of positive per-cell factors, entered as ``log`` offset. An
-        array is kept in ``uns[key_added]["size_factors"]``, so that predicting or sampling the fitted
-        cells (``obs=None``) uses it again.
+        array is written to ``obs[f"{key_added}_size_factors"]`` (a copy), so that predicting or
+        sampling the fitted cells, or a subset of them (``obs=None``), uses it again.
     family
         ``"nb"`` (negative binomial), ``"poisson"`` or ``"zinb"`` (zero-inflated NB).
     key_added
@@ -156,8 +156,10 @@ def negbin_fit(
         ``family``, ``formulas``, ``terms`` and ``design`` (formula, variables, categorical levels,
         formulaic's state of stateful transforms such as ``bs(pseudotime, df=5)``: what
         :func:`negbin_predict` needs to rebuild design matrices), ``params`` (settings;
-        ``size_factors`` names the ``obs`` column used) and, when ``size_factors`` was an array,
-        ``size_factors`` (the array).
+        ``size_factors`` names the ``obs`` column used).
+    ``adata.obs[f"{key_added}_size_factors"]``
+        the size factors, when they were given as an array (a later ``~ .`` formula would take
+        this column too: name the covariates then).
 
     Notes
     -----
@@ -189,6 +191,8 @@ def negbin_fit(
     x_mat = _matrix(adata, layer)
     check_counts(x_mat, what=f"counts in {'X' if layer is None else f'layer {layer!r}'}")
     sf, sf_name = _size_factors(adata, size_factors)
+    if sf is not None and not sf_name:
+        sf_name = f"{key_added}_size_factors"  # written to obs with the results
     designs, specs = [], {}
     for name in _PREDICTORS[: _N_PRED[family]]:
         d, spec = build_design(adata.obs, formulas[name], what=name)
@@ -262,8 +266,8 @@ def negbin_fit(
             "sparse": bool(sp.issparse(x_mat)),
         },
     }
-    if sf is not None and not sf_name:
-        adata.uns[key_added]["size_factors"] = sf
+    if sf is not None and sf_name == f"{key_added}_size_factors":
+        adata.obs[sf_name] = np.array(sf, dtype=np.float64)  # a copy: later changes to the caller's array stay theirs
     return adata if copy else None
 
 
@@ -283,7 +287,6 @@ def _stored(adata: AnnData, key: str) -> dict[str, Any]:
 def _linear_predictors(adata: AnnData, obs: pd.DataFrame | None, key: str, size_factors) -> dict[str, np.ndarray]:
     info = _stored(adata, key)
     family = str(info["family"])
-    new_cells = obs
     obs = adata.obs if obs is None else obs
     if not isinstance(obs, pd.DataFrame):
         msg = f"obs must be a pandas DataFrame of covariates, got {type(obs).__name__}."
@@ -300,13 +303,11 @@ def _linear_predictors(adata: AnnData, obs: pd.DataFrame | None, key: str, size_
         sf_name = str(info["params"].get("size_factors", ""))
         if sf_name and sf_name in obs.columns:
             size_factors = sf_name
-        elif new_cells is None and "size_factors" in info:
-            size_factors = np.asarray(info["size_factors"], dtype=float)
-        elif sf_name or "size_factors" in info:
+        elif sf_name:
             logger.warning(
-                "The fit used size factors (%s) that these cells do not have: predicting for size factor 1 "
+                "The fit used size factors (obs[%r]) that these cells do not have: predicting for size factor 1 "
                 "(pass size_factors= to scale the means).",
-                repr(sf_name) if sf_name else "an array",
+                sf_name,
             )
     if size_factors is not None:
         if isinstance(size_factors, str) and size_factors not in obs.columns:

@@ -91,12 +91,19 @@ def _encode(x: Any) -> Any:
         return [_encode(v) for v in x]
     if isinstance(x, np.ndarray):
         return {"__array__": _encode(x.tolist())}
+    if isinstance(x, pd.Timestamp | np.datetime64):
+        return {"__timestamp__": pd.Timestamp(x).isoformat()}
+    if isinstance(x, pd.Timedelta | np.timedelta64):
+        return {"__timedelta__": pd.Timedelta(x).isoformat()}
     if isinstance(x, np.generic):
         return x.item()
     if x is None or isinstance(x, bool | int | float | str):
         return x
-    msg = f"cannot store formulaic state of type {type(x).__name__}"
-    raise TypeError(msg)
+    msg = (
+        f"The formula's state holds a value of type {type(x).__name__} that cannot be stored with the fit; code that "
+        "covariate as numbers or strings in obs first."
+    )
+    raise ValueError(msg)
 
 
 def _decode(x: Any) -> Any:
@@ -107,6 +114,10 @@ def _decode(x: Any) -> Any:
             return tuple(_decode(v) for v in x["__tuple__"])
         if "__array__" in x:
             return np.asarray(_decode(x["__array__"]))
+        if "__timestamp__" in x:
+            return pd.Timestamp(x["__timestamp__"])
+        if "__timedelta__" in x:
+            return pd.Timedelta(x["__timedelta__"])
     if isinstance(x, list):
         return [_decode(v) for v in x]
     return x
