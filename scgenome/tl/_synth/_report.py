@@ -228,7 +228,7 @@ def synthesis_report(
       ``ld_r2_mean_synthetic``; on PC1-10 of a random half of the training individuals, with the other half
       and the synthetic cohort projected on them (both out of sample): ``classifier_auc`` (cross-validated
       logistic regression telling the two apart: a shift of the clouds), ``classifier_auc_knn`` (k-NN: any
-      difference, including the real families a sampled cohort lacks; well below 0.5 flags copies),
+      difference, including the real families a sampled cohort lacks; below 0.5 hints at copies),
       ``pca_centroid_dist`` (in real SD units), ``pca_sd_ratio_pc1``, ``pca_sd_ratio_pc2`` (synthetic / real
       SD); ``kinship_p99_real``, ``kinship_p99_synthetic`` (fidelity and privacy leave out SNPs without a
       single genotype in either cohort);
@@ -551,8 +551,8 @@ def _classifier_auc(pc_r: np.ndarray, pc_s: np.ndarray, rng: np.random.Generator
     The logistic regression sees only a shift of the two point clouds' means. The k-nearest-neighbour
     classifier (k = 10, five folds) sees any difference: a synthetic cloud in the middle of real clusters,
     a narrower spread, and real individuals whose nearest neighbours are their real relatives (families a
-    sampled cohort does not reproduce). Well below 0.5 it flags synthetic points lying on real ones (copies:
-    each copy's nearest neighbour is its real twin).
+    sampled cohort does not reproduce). Below 0.5 it hints at synthetic points lying on real ones (copies: a
+    copy's nearest neighbour is its real twin).
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
