@@ -2,8 +2,8 @@
 
 Warnings (and, at ``sg.settings.verbosity >= 2``, info messages) reach ``stderr`` by default, as
 scanpy's do, through a handler that stands aside once the application configures logging itself
-(``logging.basicConfig`` or any handler on the root logger): then the records propagate there
-alone, never twice. The package never calls ``basicConfig``.
+(``logging.basicConfig``, or any handler on the root logger or on the ``scgenome`` logger): then
+the records go there alone, never twice. The package never calls ``basicConfig``.
 """
 
 from __future__ import annotations

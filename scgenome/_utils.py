@@ -71,11 +71,10 @@ def pheno_table(mdata: MuData, pheno_mod: str, obs_names) -> pd.DataFrame:
     import pandas as pd
     import scipy.sparse as sp
 
-    tab = mdata.obs.copy()
     from_modality = pheno_mod in mdata.mod
+    tab = mdata.mod[pheno_mod].obs.copy() if from_modality else mdata.obs.copy()
     if from_modality:
         pm = mdata.mod[pheno_mod]
-        tab = pm.obs.copy()
         if pm.n_vars:
             Xp = pm.X.toarray() if sp.issparse(pm.X) else np.asarray(pm.X)
             for j, v in enumerate(pm.var_names):
