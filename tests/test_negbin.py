@@ -228,6 +228,11 @@ def test_size_factors_offset():
     np.testing.assert_allclose(new["mean"].iloc[:, 0], np.exp(adata.varm["negbin_mean"].iloc[0, 0]))
     with pytest.raises(ValueError, match="'nope' not found"):
         sg.tl.negbin_predict(adata, size_factors="nope")
+    # "~ ." stands for the covariates, never for the size factors (an offset): the obs column or the stored array
+    dot = sg.tl.negbin_fit(adata, "~ .", size_factors="sf", copy=True)
+    assert list(dot.varm["negbin_mean"].columns) == ["Intercept"]
+    sg.tl.negbin_fit(same, "~ .", size_factors=sf)  # a refit with obs["negbin_size_factors"] already there
+    assert list(same.varm["negbin_mean"].columns) == ["Intercept", "sf"]
 
 
 class caplog_warning:

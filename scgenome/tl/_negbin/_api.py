@@ -158,8 +158,8 @@ def negbin_fit(
         :func:`negbin_predict` needs to rebuild design matrices), ``params`` (settings;
         ``size_factors`` names the ``obs`` column used).
     ``adata.obs[f"{key_added}_size_factors"]``
-        the size factors, when they were given as an array (a later ``~ .`` formula would take
-        this column too: name the covariates then).
+        the size factors, when they were given as an array (``~ .`` never takes the size-factor
+        column as a covariate).
 
     Notes
     -----
@@ -195,7 +195,8 @@ def negbin_fit(
         sf_name = f"{key_added}_size_factors"  # written to obs with the results
     designs, specs = [], {}
     for name in _PREDICTORS[: _N_PRED[family]]:
-        d, spec = build_design(adata.obs, formulas[name], what=name)
+        # "~ ." stands for the covariates, never for the size factors (an offset, not a covariate)
+        d, spec = build_design(adata.obs, formulas[name], what=name, dot_exclude=(sf_name, f"{key_added}_size_factors"))
         designs.append(d)
         specs[name] = spec
     if max_iter < 1 or tol <= 0:

@@ -168,17 +168,20 @@ def collinear_columns(matrix: np.ndarray, names: list[str], *, rtol: float = 1e-
     return out or zero
 
 
-def build_design(obs: pd.DataFrame, formula: str, *, what: str = "mean") -> tuple[np.ndarray, dict[str, Any]]:
+def build_design(
+    obs: pd.DataFrame, formula: str, *, what: str = "mean", dot_exclude: tuple[str, ...] = ()
+) -> tuple[np.ndarray, dict[str, Any]]:
     """Build the design matrix of ``formula`` over ``obs`` and its h5ad-safe spec.
 
-    Raises a ``ValueError`` for missing values in the used columns, unknown terms, an empty design
-    or a rank-deficient design (naming the collinear columns).
+    ``dot_exclude``: columns that ``.`` does not stand for (the size factors, an offset). Raises a
+    ``ValueError`` for missing values in the used columns, unknown terms, an empty design or a
+    rank-deficient design (naming the collinear columns).
     """
     if not isinstance(formula, str) or "~" not in formula:
         msg = f"The {what} formula must be a string such as '~ 1' or '~ x + C(batch)', got {formula!r}."
         raise ValueError(msg)
     if _uses_dot(formula):
-        used = list(obs.columns)
+        used = [c for c in obs.columns if c not in dot_exclude]
         check_no_nan(obs, used, what=f"{what} covariate")
         frame = pd.DataFrame({c: _normalise_column(obs[c]) for c in used}, index=obs.index)
         mm = _model_matrix(formula, frame)
