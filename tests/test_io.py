@@ -133,6 +133,14 @@ def test_read_plink_errors(tmp_path):
     (tmp_path / "d.fam").write_text("\n".join([*fam[:-1], fam[0]]) + "\n")  # duplicated id
     with pytest.raises(ValueError, match="Duplicated individual ids"):
         sg.io.read_plink(prefix)
+    # the same IID in two families: individuals named FID_IID, the fam columns kept
+    other = fam[-1].split()
+    other[1] = fam[0].split()[1]
+    (tmp_path / "d.fam").write_text("\n".join([*fam[:-1], " ".join(other)]) + "\n")
+    g = sg.io.read_plink(prefix)
+    assert g.obs_names[0] == f"{g.obs['fid'].iloc[0]}_{g.obs['iid'].iloc[0]}"
+    assert g.obs["iid"].iloc[0] == g.obs["iid"].iloc[-1]
+    assert {"fid", "iid", "father", "mother", "sex"} <= set(g.obs.columns)
     with pytest.raises(FileNotFoundError):
         sg.io.read_plink(tmp_path / "nope")
 

@@ -60,8 +60,10 @@ def read_plink(prefix: str | os.PathLike, *, pheno_names: Sequence[str] | None =
     AnnData of individuals x SNPs with
 
     - ``X``: float32 counts (0, 1, 2) of ``allele1`` (the first allele column of the ``.bim``), NaN = missing;
-    - ``obs_names``: the individual ids (IID); ``obs["fid"]``, ``obs["sex"]`` (1 male, 2 female, 0 unknown)
-      and one float column per phenotype (``-9`` and ``NA`` = missing);
+    - ``obs_names``: the individual ids (IID; ``FID_IID`` when IIDs repeat across families, as PLINK keys
+      individuals by both); ``obs["fid"]``, ``obs["iid"]``, ``obs["father"]``, ``obs["mother"]`` (``"0"``:
+      not in the data), ``obs["sex"]`` (1 male, 2 female, 0 unknown) and one float column per phenotype
+      (``-9`` and ``NA`` = missing);
     - ``var_names``: SNP ids; ``var["chrom"]``, ``var["pos"]`` (nullable Int64; ``-9``/negative = <NA>),
       ``var["cm"]``, ``var["allele1"]`` (counted), ``var["allele0"]``.
 
@@ -90,7 +92,12 @@ def read_plink(prefix: str | os.PathLike, *, pheno_names: Sequence[str] | None =
     fam_df = _table(fam, 5, "fam")
     bim_df = _table(bim, 6, "bim")
     iid = pd.Index(fam_df[1].astype(str))
-    check_unique(iid, what="individual ids (IID)", where=str(fam))
+    fid = fam_df[0].astype(str).to_numpy()
+    if not iid.is_unique:
+        # IIDs repeated across families (PLINK keys individuals by FID and IID): name them FID_IID
+        iid = pd.Index([f"{f}_{i}" for f, i in zip(fid, iid, strict=True)])
+        check_unique(iid, what="individual ids (FID_IID)", where=str(fam))
+        logger.info("read_plink: IIDs repeat across families; individuals named FID_IID")
     check_unique(bim_df[1], what="SNP ids", where=str(bim))
     n, p = len(iid), bim_df.shape[0]
     with tempfile.TemporaryDirectory() as tmp:
@@ -111,7 +118,10 @@ def read_plink(prefix: str | os.PathLike, *, pheno_names: Sequence[str] | None =
             X = reader.read(dtype=np.float32)
     obs = pd.DataFrame(index=iid)
     obs.index.name = None
-    obs["fid"] = fam_df[0].astype(str).to_numpy()
+    obs["fid"] = fid
+    obs["iid"] = fam_df[1].astype(str).to_numpy()
+    obs["father"] = fam_df[2].astype(str).to_numpy()
+    obs["mother"] = fam_df[3].astype(str).to_numpy()
     obs["sex"] = pd.to_numeric(fam_df[4], errors="coerce").fillna(0).astype(int).to_numpy()
     if fam_df.shape[1] > 5:
         raw = fam_df.iloc[:, 5:]
