@@ -72,13 +72,12 @@ def pheno_table(mdata: MuData, pheno_mod: str, obs_names) -> pd.DataFrame:
     import scipy.sparse as sp
 
     from_modality = pheno_mod in mdata.mod
-    tab = mdata.mod[pheno_mod].obs.copy() if from_modality else mdata.obs.copy()
-    if from_modality:
-        pm = mdata.mod[pheno_mod]
-        if pm.n_vars:
-            Xp = pm.X.toarray() if sp.issparse(pm.X) else np.asarray(pm.X)
-            for j, v in enumerate(pm.var_names):
-                tab[str(v)] = Xp[:, j]
+    pm = mdata.mod[pheno_mod] if from_modality else None
+    tab = pm.obs.copy() if from_modality else mdata.obs.copy()
+    if from_modality and pm.n_vars:
+        Xp = pm.X.toarray() if sp.issparse(pm.X) else np.asarray(pm.X)
+        for j, v in enumerate(pm.var_names):
+            tab[str(v)] = Xp[:, j]
     if not tab.index.is_unique:
         dup = tab.index[tab.index.duplicated()].unique()[:5].tolist()
         msg = f"The phenotype table has duplicated individual ids, e.g. {dup}."
@@ -95,16 +94,8 @@ def pheno_table(mdata: MuData, pheno_mod: str, obs_names) -> pd.DataFrame:
     return tab.reindex(names)
 
 
-def geno_view(data, mod: tuple[str, str] = ("geno", "pheno")):
-    """Return the genotype AnnData of ``data`` with the phenotypes in ``obs`` (a light view for reading).
-
-    An AnnData is returned as it is; for a MuData, the ``mod[0]`` modality's ``X`` and ``var`` with
-    :func:`pheno_table` of ``mod[1]`` as ``obs``.
-    """
-    from anndata import AnnData
-
-    if isinstance(data, AnnData):
-        return data
+def geno_modality(data, mod: tuple[str, str] = ("geno", "pheno")) -> AnnData:
+    """Return the genotype modality ``mod[0]`` of a MuData (clear errors for anything else)."""
     try:
         from mudata import MuData
     except ImportError:  # pragma: no cover
@@ -115,10 +106,23 @@ def geno_view(data, mod: tuple[str, str] = ("geno", "pheno")):
     if mod[0] not in data.mod:
         msg = f"MuData has no genotype modality {mod[0]!r}; modalities: {list(data.mod)}. Pass mod=(geno, pheno)."
         raise ValueError(msg)
-    geno = data.mod[mod[0]]
+    return data.mod[mod[0]]
+
+
+def geno_view(data, mod: tuple[str, str] = ("geno", "pheno")):
+    """Return the genotype AnnData of ``data`` with the phenotypes in ``obs`` (a light view for reading).
+
+    An AnnData is returned as it is; for a MuData, the ``mod[0]`` modality's ``X`` and ``var`` with
+    :func:`pheno_table` of ``mod[1]`` as ``obs``.
+    """
+    from anndata import AnnData
+
+    if isinstance(data, AnnData):
+        return data
+    geno = geno_modality(data, mod)
     obs = pheno_table(data, mod[1], geno.obs_names)
     obs.index = geno.obs_names
     return AnnData(geno.X, obs=obs, var=geno.var, obsm=dict(geno.obsm), obsp=dict(geno.obsp), uns=dict(geno.uns))
 
 
-__all__ = ["child_seed", "geno_view", "get_modality", "get_rng", "pheno_table", "progress"]
+__all__ = ["child_seed", "geno_modality", "geno_view", "get_modality", "get_rng", "pheno_table", "progress"]

@@ -529,8 +529,7 @@ def gwas(
     else:
         result = gdata.copy() if copy else gdata
     adata = result.mod[mod[0]] if is_mu else result
-    owned = {f"{key_added}_{f}" for f in OWNED_FIELDS}
-    stale = [c for c in adata.var.columns if c in owned and c.removeprefix(f"{key_added}_") not in out.res]
+    stale = [f"{key_added}_{f}" for f in OWNED_FIELDS if f not in out.res and f"{key_added}_{f}" in adata.var]
     if stale:
         logger.info("gwas: dropping var columns %s of an earlier run under key %r", stale, key_added)
         for c in stale:

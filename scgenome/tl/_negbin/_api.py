@@ -50,7 +50,8 @@ def _parse_formulas(formulas: str | Mapping[str, str], family: str) -> dict[str,
     return out
 
 
-def _size_factors(adata: AnnData, size_factors) -> tuple[np.ndarray | None, str]:
+def _size_factors(adata: AnnData, size_factors, *, array_column: str) -> tuple[np.ndarray | None, str]:
+    """Size factors and their obs column (``array_column`` for an array: written to obs with the results)."""
     if size_factors is None:
         return None, ""
     if isinstance(size_factors, str):
@@ -59,7 +60,7 @@ def _size_factors(adata: AnnData, size_factors) -> tuple[np.ndarray | None, str]
             raise ValueError(msg)
         values, name = adata.obs[size_factors].to_numpy(dtype=np.float64), size_factors
     else:
-        values, name = np.asarray(size_factors, dtype=np.float64).ravel(), ""
+        values, name = np.asarray(size_factors, dtype=np.float64).ravel(), array_column
         if values.shape[0] != adata.n_obs:
             msg = f"size_factors has {values.shape[0]} values for {adata.n_obs} cells."
             raise ValueError(msg)
@@ -190,9 +191,7 @@ def negbin_fit(
     formulas = _parse_formulas(formulas, family)
     x_mat = _matrix(adata, layer)
     check_counts(x_mat, what=f"counts in {'X' if layer is None else f'layer {layer!r}'}")
-    sf, sf_name = _size_factors(adata, size_factors)
-    if sf is not None and not sf_name:
-        sf_name = f"{key_added}_size_factors"  # written to obs with the results
+    sf, sf_name = _size_factors(adata, size_factors, array_column=f"{key_added}_size_factors")
     designs, specs = [], {}
     for name in _PREDICTORS[: _N_PRED[family]]:
         # "~ ." stands for the covariates, never for the size factors (an offset, not a covariate)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..._logging import logger
-from ..._utils import child_seed, get_rng, pheno_table
+from ..._utils import child_seed, geno_modality, get_rng, pheno_table
 from ..._validation import check_nonempty, check_var_columns
 from .._gwas._api import _design, _gwas_compute, _GwasResult
 from ._hmm import chain_tables, fit_hmm, sample_hmm
@@ -387,10 +387,7 @@ def synthesize(
     # ---------------- validation (nothing is written to the input)
     is_mu = not isinstance(gdata, AnnData)
     if is_mu:
-        if mod[0] not in gdata.mod:
-            msg = f"MuData has no genotype modality {mod[0]!r}; modalities: {list(gdata.mod)}. Pass mod=(geno, pheno)."
-            raise ValueError(msg)
-        geno = gdata.mod[mod[0]]
+        geno = geno_modality(gdata, mod)
         ptab = pheno_table(gdata, mod[1], geno.obs_names)
     else:
         geno = gdata

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..._logging import logger
-from ..._utils import child_seed, geno_view, get_modality, get_rng, progress
+from ..._utils import child_seed, geno_modality, geno_view, get_rng, progress
 from ..._validation import check_nonempty
 from ._api import HIT_THRESHOLDS, _coords, _dense, _lead_windows, mean_impute, run_gwas
 from ._pheno import column_blocks
@@ -271,11 +271,11 @@ def synthesis_report(
     from anndata import AnnData
 
     # the report goes to the synthetic genotypes' uns (the modality of a MuData)
-    synthetic_out = synthetic if isinstance(synthetic, AnnData) else get_modality(synthetic, mod[0])
+    synthetic_out = synthetic if isinstance(synthetic, AnnData) else geno_modality(synthetic, mod)
     real, synthetic = geno_view(real, mod), geno_view(synthetic, mod)
     check_nonempty(real, "real AnnData")
     check_nonempty(synthetic, "synthetic AnnData")
-    thresholds = list(np.atleast_1d(np.asarray(thresholds, dtype=float)))
+    thresholds = sorted(float(t) for t in np.atleast_1d(np.asarray(thresholds, dtype=float)))
     if not thresholds or not all(0 < t < 1 for t in thresholds):
         msg = f"thresholds must be one or more p-values in (0, 1), got {thresholds}."
         raise ValueError(msg)
@@ -299,7 +299,6 @@ def synthesis_report(
         raise ValueError(msg)
     ho_mask = _holdout_mask(real, holdout)
     rng = get_rng(rng)
-    thresholds = sorted(float(t) for t in thresholds)
 
     var = real.var
     coord = _coords(var)
