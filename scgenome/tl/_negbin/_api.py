@@ -79,6 +79,51 @@ def _matrix(adata: AnnData, layer: str | None):
     return adata.layers[layer]
 
 
+def _is_dask(x) -> bool:
+    return hasattr(x, "dask") and hasattr(x, "compute")
+
+
+def _is_sparse(x) -> bool:
+    """Whether ``x`` is a sparse matrix, or a dask array of sparse chunks."""
+    return bool(sp.issparse(x) or (_is_dask(x) and sp.issparse(getattr(x, "_meta", None))))
+
+
+def _gene_blocks(x_mat, chunk: int, *, what: str):
+    """Yield ``(gene indices, dense cells x genes block)`` over the genes with counts, in gene order.
+
+    Blocks hold at most ``chunk`` expressed genes. A dask matrix is read one group of its own column chunks (about
+    ``chunk`` genes; one column chunk when it is wider) at a time and never whole, unless a single column chunk
+    spans every gene (a row-chunked matrix, e.g. CSR read lazily from h5ad: then it is read once). Each read is
+    checked as counts before its genes are fitted.
+    """
+    if _is_dask(x_mat):
+        edges = np.cumsum((0, *x_mat.chunks[1]))
+        reads, lo = [], 0
+        for hi in edges[1:]:
+            if hi - lo >= chunk or hi == edges[-1]:
+                reads.append((lo, int(hi)))
+                lo = int(hi)
+
+        def lazy():
+            for lo, hi in reads:
+                part = x_mat[:, lo:hi].compute()
+                part = part.tocsc() if sp.issparse(part) else np.asarray(part)
+                check_counts(part, what=what)
+                yield from _expressed_blocks(part, chunk, offset=lo)
+
+        return lazy()
+    return _expressed_blocks(x_mat.tocsc() if sp.issparse(x_mat) else np.asarray(x_mat), chunk)
+
+
+def _expressed_blocks(mat, chunk: int, *, offset: int = 0):
+    """``(offset + gene indices, dense block)`` of at most ``chunk`` genes with counts of ``mat`` (dense or CSC)."""
+    expressed = np.flatnonzero(np.asarray(mat.sum(axis=0)).ravel() > 0)
+    for start in range(0, expressed.size, chunk):
+        idx = expressed[start : start + chunk]
+        block = mat[:, idx]
+        yield offset + idx, block.toarray() if sp.issparse(block) else np.asarray(block)
+
+
 def _default_chunk(n_cells: int, n_params: int) -> int:
     return int(max(16, min(4096, 4e6 / max(n_cells, 1) / max(1.0, n_params / 4))))
 
@@ -107,7 +152,9 @@ def negbin_fit(
     Parameters
     ----------
     adata
-        Cells x genes AnnData with raw integer counts in ``X`` or ``layer`` (dense or sparse).
+        Cells x genes AnnData with raw integer counts in ``X`` or ``layer``: dense, sparse, or a dask array
+        (e.g. ``anndata.experimental.read_elem_as_dask``), which is read ``chunk_size`` genes at a time and
+        never whole, each block checked as counts before it is fitted (``copula=True`` sampling reads it whole).
     formulas
         ``{"mean": ..., "dispersion": ..., "zero_inflation": ...}`` formulaic formulas over
         ``adata.obs`` (``~ .`` for all columns, categoricals, ``C(batch)`` on integer codes,
@@ -131,7 +178,8 @@ def negbin_fit(
     device
         ``"auto"``, ``"cpu"`` or ``"cuda"`` (see ``sg.settings.torch_device``).
     chunk_size
-        Genes per chunk; ``None`` picks it from the number of cells (about 4 million counts).
+        Genes per chunk (per read of a dask matrix); ``None`` picks it from the number of cells (about 4 million
+        counts).
     copy
         Return a modified copy instead of writing into ``adata``.
 
@@ -190,7 +238,10 @@ def negbin_fit(
     check_nonempty(adata)
     formulas = _parse_formulas(formulas, family)
     x_mat = _matrix(adata, layer)
-    check_counts(x_mat, what=f"counts in {'X' if layer is None else f'layer {layer!r}'}")
+    what = f"counts in {'X' if layer is None else f'layer {layer!r}'}"
+    lazy = _is_dask(x_mat)
+    if not lazy:  # a dask matrix is checked block by block as it is read (once), still before anything is written
+        check_counts(x_mat, what=what)
     sf, sf_name = _size_factors(adata, size_factors, array_column=f"{key_added}_size_factors")
     designs, specs = [], {}
     for name in _PREDICTORS[: _N_PRED[family]]:
@@ -211,20 +262,16 @@ def negbin_fit(
         raise ValueError(msg)
     tdesigns = [torch.as_tensor(d, dtype=torch.float64, device=dev) for d in designs]
     offset = None if sf is None else torch.as_tensor(np.log(sf), dtype=torch.float64, device=dev)
-    mat = x_mat.tocsc() if sp.issparse(x_mat) else np.asarray(x_mat)
-    totals = np.asarray(mat.sum(axis=0)).ravel()
-    expressed = np.flatnonzero(totals > 0)
-
     params = np.full((n_genes, k), np.nan)
     ses = np.full((n_genes, k), np.nan)
     loglik = np.zeros(n_genes)
     converged = np.zeros(n_genes, dtype=bool)
     n_iter = np.zeros(n_genes, dtype=np.int64)
-    starts = range(0, expressed.size, chunk)
-    for start in progress(starts, desc="negbin_fit", total=len(starts)):
-        idx = expressed[start : start + chunk]
-        block = mat[:, idx]
-        block = block.toarray() if sp.issparse(block) else np.asarray(block)
+    n_expressed = 0
+    bar = progress(desc="negbin_fit", total=n_genes, unit="gene")
+    for idx, block in _gene_blocks(x_mat, chunk, what=what):
+        n_expressed += idx.size
+        bar.update(idx[-1] + 1 - bar.n)  # blocks come in gene order
         y = torch.as_tensor(block.T, dtype=torch.float64, device=dev).contiguous()
         res = _fit_chunk(y, tdesigns, offset, family, max_iter=max_iter, tol=tol)
         params[idx] = res.params.cpu().numpy()
@@ -232,8 +279,10 @@ def negbin_fit(
         loglik[idx] = res.loglik.cpu().numpy()
         converged[idx] = res.converged.cpu().numpy()
         n_iter[idx] = res.n_iter.cpu().numpy()
-    n_zero = n_genes - expressed.size
-    n_bad = int((~converged[expressed]).sum())
+    bar.update(n_genes - bar.n)
+    bar.close()
+    n_zero = n_genes - n_expressed
+    n_bad = int((~converged).sum()) - n_zero
     if n_zero:
         logger.warning("negbin_fit: %d gene(s) have no counts; flagged not converged with NaN parameters.", n_zero)
     if n_bad:
@@ -263,7 +312,7 @@ def negbin_fit(
             "size_factors": sf_name,
             "max_iter": int(max_iter),
             "tol": float(tol),
-            "sparse": bool(sp.issparse(x_mat)),
+            "sparse": _is_sparse(x_mat),
         },
     }
     if sf is not None and sf_name == f"{key_added}_size_factors":
@@ -528,6 +577,8 @@ def _copula_uniforms(adata: AnnData, key: str, family: str, gen: np.random.Gener
     mu = _clean(np.exp(fitted["mean"]))
     r = _clean(np.exp(fitted["dispersion"])) if "dispersion" in fitted else None
     pi = _clean(1 / (1 + np.exp(-fitted["zero_inflation"]))) if "zero_inflation" in fitted else None
+    if _is_dask(x_mat):  # the copula's normal scores are cells x genes: it reads the counts whole
+        x_mat = x_mat.compute()
     y = x_mat.toarray() if sp.issparse(x_mat) else np.asarray(x_mat, dtype=np.float64)
     hi = _cdf(y, mu, r, pi, family)
     lo = _cdf(y - 1, mu, r, pi, family)
