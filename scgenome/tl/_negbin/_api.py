@@ -153,7 +153,7 @@ def negbin_fit(
     ----------
     adata
         Cells x genes AnnData with raw integer counts in ``X`` or ``layer``: dense, sparse, or a dask array
-        (e.g. ``anndata.experimental.read_elem_as_dask``), which is read ``chunk_size`` genes at a time and
+        (e.g. ``anndata.experimental.read_elem_lazy``), which is read ``chunk_size`` genes at a time and
         never whole, each block checked as counts before it is fitted (``copula=True`` sampling reads it whole).
     formulas
         ``{"mean": ..., "dispersion": ..., "zero_inflation": ...}`` formulaic formulas over
