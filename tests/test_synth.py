@@ -1134,3 +1134,27 @@ def test_classifiers_and_pc_spread_call_a_fresh_sample_indistinguishable():
         real[:14].copy(), real[14:20].copy(), phenotype="pheno", n_subsamples=1, method="linear"
     )
     assert "classifier_auc_knn" in tiny["fidelity"].index
+
+
+def test_hmm_estep_matches_pyro_enumeration():
+    # the compiled factorised forward-backward against pyro's variable elimination of the same model (two
+    # enumerated cluster chains, genotype factor on the pair), on a chromosome too long to enumerate by brute force
+    from scgenome.tl._synth import _hmm
+    from scgenome.tl._synth._hmm_pyro import pyro_estep
+
+    rng = np.random.default_rng(3)
+    n, L, K, G = 6, 40, 4, 2
+    theta = rng.uniform(0.05, 0.95, (L, K))
+    alpha = rng.dirichlet(np.ones(K), (G, L))
+    r = np.concatenate([[1.0], rng.uniform(0.05, 0.6, L - 1)])
+    x = rng.integers(0, 3, (n, L)).astype(np.int8)
+    x[rng.random((n, L)) < 0.1] = 3
+    group = np.array([0, 1, 0, 1, 1, 0])
+    E, H1 = _hmm._emission_tables(theta)
+    *_, hcnt, _jc, _nj, ll, _tr = _hmm._estep_chrom(x, r, E, H1, alpha, group, 2, False)
+    ll_ref, occ = pyro_estep(x, r, theta, alpha, group)
+    np.testing.assert_allclose(ll.sum(), ll_ref, rtol=1e-12)
+    np.testing.assert_allclose(hcnt, occ, atol=1e-10)
+    # and the likelihood moves with the parameters as pyro's does (not a constant shared by both)
+    ll_other, _ = pyro_estep(x, r, np.clip(theta + 0.05, 0.01, 0.99), alpha, group, marginals=False)
+    assert abs(ll_other - ll_ref) > 0.1
