@@ -83,36 +83,64 @@ def _is_dask(x) -> bool:
     return hasattr(x, "dask") and hasattr(x, "compute")
 
 
+def _in_memory(x) -> bool:
+    return isinstance(x, np.ndarray) or sp.issparse(x)
+
+
+def _is_csr_dataset(x) -> bool:
+    from anndata.abc import CSRDataset
+
+    return isinstance(x, CSRDataset)
+
+
 def _is_sparse(x) -> bool:
-    """Whether ``x`` is a sparse matrix, or a dask array of sparse chunks."""
-    return bool(sp.issparse(x) or (_is_dask(x) and sp.issparse(getattr(x, "_meta", None))))
+    """Whether ``x`` is sparse: a scipy matrix, a backed sparse dataset, or a dask array of sparse chunks."""
+    from anndata.abc import CSCDataset, CSRDataset
+
+    if sp.issparse(x) or isinstance(x, (CSRDataset, CSCDataset)):
+        return True
+    return bool(_is_dask(x) and sp.issparse(getattr(x, "_meta", None)))
+
+
+def _load(x):
+    """``x`` whole, in memory: numpy or scipy sparse (from dask, a backed sparse dataset or an HDF5/zarr array)."""
+    if _in_memory(x):
+        return x
+    if _is_dask(x):
+        return x.compute()
+    if hasattr(x, "to_memory"):
+        return x.to_memory()
+    return np.asarray(x[...])
 
 
 def _gene_blocks(x_mat, chunk: int, *, what: str):
     """Yield ``(gene indices, dense cells x genes block)`` over the genes with counts, in gene order.
 
-    Blocks hold at most ``chunk`` expressed genes. A dask matrix is read one group of its own column chunks (about
-    ``chunk`` genes; one column chunk when it is wider) at a time and never whole, unless a single column chunk
-    spans every gene (a row-chunked matrix, e.g. CSR read lazily from h5ad: then it is read once). Each read is
-    checked as counts before its genes are fitted.
+    Blocks hold at most ``chunk`` expressed genes. A matrix that is not in memory is never read whole, unless it is
+    stored by cells: a dask array is read one group of its own column chunks (about ``chunk`` genes; one column
+    chunk when it is wider) at a time, a backed CSC dataset or an HDF5 / zarr array (``backed="r"``) ``chunk``
+    genes at a time; a backed CSR dataset, or a dask array with one column chunk (CSR read lazily from h5ad), is
+    read once, as sparse. Each read is checked as counts before its genes are fitted.
     """
+    if _in_memory(x_mat):
+        yield from _expressed_blocks(x_mat.tocsc() if sp.issparse(x_mat) else np.asarray(x_mat), chunk)
+        return
+    n_genes = x_mat.shape[1]
     if _is_dask(x_mat):
         edges = np.cumsum((0, *x_mat.chunks[1]))
-        reads, lo = [], 0
-        for hi in edges[1:]:
-            if hi - lo >= chunk or hi == edges[-1]:
-                reads.append((lo, int(hi)))
-                lo = int(hi)
-
-        def lazy():
-            for lo, hi in reads:
-                part = x_mat[:, lo:hi].compute()
-                part = part.tocsc() if sp.issparse(part) else np.asarray(part)
-                check_counts(part, what=what)
-                yield from _expressed_blocks(part, chunk, offset=lo)
-
-        return lazy()
-    return _expressed_blocks(x_mat.tocsc() if sp.issparse(x_mat) else np.asarray(x_mat), chunk)
+    elif _is_csr_dataset(x_mat):
+        edges = np.array([0, n_genes])
+    else:
+        edges = np.append(np.arange(0, n_genes, chunk), n_genes)
+    lo = 0
+    for hi in edges[1:]:
+        if hi - lo < chunk and hi != n_genes:
+            continue
+        part = _load(x_mat[:, lo:hi] if lo or hi != n_genes else x_mat)
+        part = part.tocsc() if sp.issparse(part) else np.asarray(part)
+        check_counts(part, what=what)
+        yield from _expressed_blocks(part, chunk, offset=lo)
+        lo = int(hi)
 
 
 def _expressed_blocks(mat, chunk: int, *, offset: int = 0):
@@ -152,9 +180,10 @@ def negbin_fit(
     Parameters
     ----------
     adata
-        Cells x genes AnnData with raw integer counts in ``X`` or ``layer``: dense, sparse, or a dask array
-        (e.g. ``anndata.experimental.read_elem_lazy``), which is read ``chunk_size`` genes at a time and
-        never whole, each block checked as counts before it is fitted (``copula=True`` sampling reads it whole).
+        Cells x genes AnnData with raw integer counts in ``X`` or ``layer``: dense, sparse, or out of core (a
+        ``backed="r"`` AnnData, or a dask array from ``anndata.experimental.read_elem_lazy``), which is read
+        about ``chunk_size`` genes at a time (once, as sparse, when it is stored by cells: CSR), each read
+        checked as counts before its genes are fitted (``copula=True`` sampling reads it whole).
     formulas
         ``{"mean": ..., "dispersion": ..., "zero_inflation": ...}`` formulaic formulas over
         ``adata.obs`` (``~ .`` for all columns, categoricals, ``C(batch)`` on integer codes,
@@ -239,8 +268,7 @@ def negbin_fit(
     formulas = _parse_formulas(formulas, family)
     x_mat = _matrix(adata, layer)
     what = f"counts in {'X' if layer is None else f'layer {layer!r}'}"
-    lazy = _is_dask(x_mat)
-    if not lazy:  # a dask matrix is checked block by block as it is read (once), still before anything is written
+    if _in_memory(x_mat):  # others are checked block by block as they are read (once), before anything is written
         check_counts(x_mat, what=what)
     sf, sf_name = _size_factors(adata, size_factors, array_column=f"{key_added}_size_factors")
     designs, specs = [], {}
@@ -577,8 +605,7 @@ def _copula_uniforms(adata: AnnData, key: str, family: str, gen: np.random.Gener
     mu = _clean(np.exp(fitted["mean"]))
     r = _clean(np.exp(fitted["dispersion"])) if "dispersion" in fitted else None
     pi = _clean(1 / (1 + np.exp(-fitted["zero_inflation"]))) if "zero_inflation" in fitted else None
-    if _is_dask(x_mat):  # the copula's normal scores are cells x genes: it reads the counts whole
-        x_mat = x_mat.compute()
+    x_mat = _load(x_mat)  # the copula's normal scores are cells x genes: it reads the counts whole
     y = x_mat.toarray() if sp.issparse(x_mat) else np.asarray(x_mat, dtype=np.float64)
     hi = _cdf(y, mu, r, pi, family)
     lo = _cdf(y - 1, mu, r, pi, family)
