@@ -71,6 +71,28 @@ def check_counts(X, *, what: str = "counts") -> None:
         raise ValueError(msg)
 
 
+def check_dosages(block: np.ndarray, *, names=None, what: str = "genotypes") -> None:
+    """Raise unless the dense individuals x SNPs ``block`` holds dosages in [0, 2] or NaN (missing).
+
+    ``names`` (one per column) name the first offending SNP in the message; codes such as -9 or -127 for a missing
+    call must be NaN, and infinite values are refused.
+    """
+    values = np.asarray(block)
+    if values.size == 0 or not np.issubdtype(values.dtype, np.number):
+        return
+    with np.errstate(invalid="ignore"):
+        bad = np.isinf(values) | (values < -1e-6) | (values > 2 + 1e-6)
+    if bad.any():
+        col = int(np.flatnonzero(bad.any(axis=0))[0]) if values.ndim == 2 else 0
+        first = values[..., col][bad[..., col]][0] if values.ndim == 2 else values[bad][0]
+        snp = f" (first at SNP {names[col]!r})" if names is not None else ""
+        msg = (
+            f"The {what} hold {int(bad.sum())} value(s) outside the dosage range [0, 2], e.g. {first!r}{snp}; "
+            "missing calls must be NaN (not -9 or -127), and dosages count the copies of one allele."
+        )
+        raise ValueError(msg)
+
+
 def check_binary_labels(y, *, what: str = "label") -> np.ndarray:
     """Return ``y`` as 0/1 integers; raise on NaN, other values or a single class."""
     y = pd.Series(y)
@@ -90,6 +112,7 @@ def check_binary_labels(y, *, what: str = "label") -> np.ndarray:
 __all__ = [
     "check_binary_labels",
     "check_counts",
+    "check_dosages",
     "check_no_nan",
     "check_nonempty",
     "check_obs_columns",
