@@ -87,7 +87,7 @@ def check_dosages(block: np.ndarray, *, names=None, what: str = "genotypes") -> 
         first = values[..., col][bad[..., col]][0] if values.ndim == 2 else values[bad][0]
         snp = f" (first at SNP {names[col]!r})" if names is not None else ""
         msg = (
-            f"The {what} hold {int(bad.sum())} value(s) outside the dosage range [0, 2], e.g. {first!r}{snp}; "
+            f"The {what} hold {int(bad.sum())} value(s) outside the dosage range [0, 2], e.g. {float(first):g}{snp}; "
             "missing calls must be NaN (not -9 or -127), and dosages count the copies of one allele."
         )
         raise ValueError(msg)
