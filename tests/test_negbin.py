@@ -222,6 +222,32 @@ def test_backed_h5ad_counts(tmp_path, fmt):
     assert list(backed.var["negbin_converged"]) == list(ref.var["negbin_converged"])
     assert backed.uns["negbin"]["params"]["sparse"] is (fmt != "dense")
     assert sg.tl.negbin_sample(backed, rng=0, copula=True).shape == dense.shape
+    with pytest.raises(ValueError, match="cannot copy a backed AnnData"):
+        sg.tl.negbin_fit(backed, f, copy=True, key_added="again")
+    assert "again" not in backed.uns
+
+
+def test_cell_chunked_dask_read_by_gene_blocks(monkeypatch):
+    # a dask matrix chunked by cells only is read about chunk_size genes at a time, never whole
+    import dask.array as da
+
+    from scgenome.tl._negbin import _api
+
+    dense = small_nb()
+    reads = []
+    real = _api._read_columns
+
+    def record(x, lo, hi, **kw):
+        reads.append((lo, hi))
+        return real(x, lo, hi, **kw)
+
+    monkeypatch.setattr(_api, "_read_columns", record)
+    adata = ad.AnnData(da.from_array(np.asarray(dense.X), chunks=(25, 8)), obs=dense.obs.copy())
+    sg.tl.negbin_fit(adata, "~ x", chunk_size=3)
+    assert reads == [(0, 3), (3, 6), (6, 8)]
+    ref = dense.copy()
+    sg.tl.negbin_fit(ref, "~ x")
+    np.testing.assert_allclose(adata.varm["negbin_mean"], ref.varm["negbin_mean"], rtol=1e-7, atol=1e-9)
 
 
 def test_array_like_counts_read_in_gene_slices():

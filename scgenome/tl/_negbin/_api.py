@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -113,34 +114,47 @@ def _load(x):
     return np.asarray(x[...])
 
 
+def _read_columns(x, lo: int, hi: int, *, rows_per_read: int):
+    """Columns ``lo:hi`` of an out-of-core matrix, in memory (numpy or CSC), without reading the others.
+
+    A backed CSR dataset is read ``rows_per_read`` rows at a time (its column slice would load it whole).
+    """
+    if _is_csr_dataset(x):
+        n = x.shape[0]
+        parts = [x[r : min(n, r + rows_per_read)][:, lo:hi] for r in range(0, n, rows_per_read)]
+        return sp.vstack(parts, format="csc")
+    part = x[:, lo:hi]
+    part = part.compute() if _is_dask(part) else part
+    return part.tocsc() if sp.issparse(part) else np.asarray(part)
+
+
 def _gene_blocks(x_mat, chunk: int, *, what: str):
     """Yield ``(gene indices, dense cells x genes block)`` over the genes with counts, in gene order.
 
-    Blocks hold at most ``chunk`` expressed genes. A matrix that is not in memory is never read whole, unless it is
-    stored by cells: a dask array is read one group of its own column chunks (about ``chunk`` genes; one column
-    chunk when it is wider) at a time, a backed CSC dataset or an HDF5 / zarr array (``backed="r"``) ``chunk``
-    genes at a time; a backed CSR dataset, or a dask array with one column chunk (CSR read lazily from h5ad), is
-    read once, as sparse. Each read is checked as counts before its genes are fitted.
+    Blocks hold at most ``chunk`` expressed genes. A matrix that is not in memory (dask, backed) is never read
+    whole: about ``chunk`` genes are read at a time (a dask array's reads follow its column chunks when they are
+    narrower, so each chunk is read once; a matrix stored by cells is read again for each block, which bounds
+    the memory at the cost of time), each read checked as counts before its genes are fitted.
     """
     if _in_memory(x_mat):
         yield from _expressed_blocks(x_mat.tocsc() if sp.issparse(x_mat) else np.asarray(x_mat), chunk)
         return
     n_genes = x_mat.shape[1]
-    if _is_dask(x_mat):
-        edges = np.cumsum((0, *x_mat.chunks[1]))
-    elif _is_csr_dataset(x_mat):
-        edges = np.array([0, n_genes])
-    else:
-        edges = np.append(np.arange(0, n_genes, chunk), n_genes)
-    lo = 0
-    for hi in edges[1:]:
-        if hi - lo < chunk and hi != n_genes:
-            continue
-        part = _load(x_mat[:, lo:hi] if lo or hi != n_genes else x_mat)
-        part = part.tocsc() if sp.issparse(part) else np.asarray(part)
+    edges = np.cumsum((0, *x_mat.chunks[1])) if _is_dask(x_mat) else np.array([0, n_genes])
+    # split column chunks wider than `chunk`; then merge narrow neighbours up to about `chunk` genes
+    cuts = np.unique(np.concatenate([edges, *(np.arange(a, b, chunk) for a, b in itertools.pairwise(edges))]))
+    rows_per_read = max(1, int(4e6 // max(1, chunk)))
+    reads, lo, prev = [], 0, 0
+    for c in cuts[1:]:  # greedy: consecutive cuts are at most `chunk` apart
+        if c - lo > chunk:
+            reads.append((lo, prev))
+            lo = prev
+        prev = int(c)
+    reads.append((lo, n_genes))
+    for lo, hi in reads:
+        part = _read_columns(x_mat, lo, hi, rows_per_read=rows_per_read)
         check_counts(part, what=what)
         yield from _expressed_blocks(part, chunk, offset=lo)
-        lo = int(hi)
 
 
 def _expressed_blocks(mat, chunk: int, *, offset: int = 0):
@@ -182,8 +196,8 @@ def negbin_fit(
     adata
         Cells x genes AnnData with raw integer counts in ``X`` or ``layer``: dense, sparse, or out of core (a
         ``backed="r"`` AnnData, or a dask array from ``anndata.experimental.read_elem_lazy``), which is read
-        about ``chunk_size`` genes at a time (once, as sparse, when it is stored by cells: CSR), each read
-        checked as counts before its genes are fitted (``copula=True`` sampling reads it whole).
+        about ``chunk_size`` genes at a time and never whole (a matrix stored by cells is read again for each
+        block), each read checked as counts before its genes are fitted (``copula=True`` sampling reads it whole).
     formulas
         ``{"mean": ..., "dispersion": ..., "zero_inflation": ...}`` formulaic formulas over
         ``adata.obs`` (``~ .`` for all columns, categoricals, ``C(batch)`` on integer codes,
@@ -265,6 +279,12 @@ def negbin_fit(
         msg = f"family must be one of {list(_N_PRED)}, got {family!r}."
         raise ValueError(msg)
     check_nonempty(adata)
+    if copy and adata.isbacked:
+        msg = (
+            "copy=True cannot copy a backed AnnData (its X stays on disk); use copy=False, which writes the results "
+            "into the in-memory parts (var, varm, uns, obs), or adata.to_memory() first."
+        )
+        raise ValueError(msg)
     formulas = _parse_formulas(formulas, family)
     x_mat = _matrix(adata, layer)
     what = f"counts in {'X' if layer is None else f'layer {layer!r}'}"
@@ -297,18 +317,20 @@ def negbin_fit(
     n_iter = np.zeros(n_genes, dtype=np.int64)
     n_expressed = 0
     bar = progress(desc="negbin_fit", total=n_genes, unit="gene")
-    for idx, block in _gene_blocks(x_mat, chunk, what=what):
-        n_expressed += idx.size
-        bar.update(idx[-1] + 1 - bar.n)  # blocks come in gene order
-        y = torch.as_tensor(block.T, dtype=torch.float64, device=dev).contiguous()
-        res = _fit_chunk(y, tdesigns, offset, family, max_iter=max_iter, tol=tol)
-        params[idx] = res.params.cpu().numpy()
-        ses[idx] = res.se.cpu().numpy()
-        loglik[idx] = res.loglik.cpu().numpy()
-        converged[idx] = res.converged.cpu().numpy()
-        n_iter[idx] = res.n_iter.cpu().numpy()
-    bar.update(n_genes - bar.n)
-    bar.close()
+    try:
+        for idx, block in _gene_blocks(x_mat, chunk, what=what):
+            n_expressed += idx.size
+            bar.update(idx[-1] + 1 - bar.n)  # blocks come in gene order
+            y = torch.as_tensor(block.T, dtype=torch.float64, device=dev).contiguous()
+            res = _fit_chunk(y, tdesigns, offset, family, max_iter=max_iter, tol=tol)
+            params[idx] = res.params.cpu().numpy()
+            ses[idx] = res.se.cpu().numpy()
+            loglik[idx] = res.loglik.cpu().numpy()
+            converged[idx] = res.converged.cpu().numpy()
+            n_iter[idx] = res.n_iter.cpu().numpy()
+        bar.update(n_genes - bar.n)
+    finally:
+        bar.close()
     n_zero = n_genes - n_expressed
     n_bad = int((~converged).sum()) - n_zero
     if n_zero:
@@ -362,6 +384,16 @@ def _stored(adata: AnnData, key: str) -> dict[str, Any]:
 
 
 def _linear_predictors(adata: AnnData, obs: pd.DataFrame | None, key: str, size_factors) -> dict[str, np.ndarray]:
+    """Cells x genes linear predictors of each part of the model."""
+    designs, coefs, log_sf = _predictor_parts(adata, obs, key, size_factors)
+    out = {name: designs[name] @ coefs[name].T for name in designs}
+    if log_sf is not None:
+        out["mean"] = out["mean"] + log_sf[:, None]
+    return out
+
+
+def _predictor_parts(adata: AnnData, obs: pd.DataFrame | None, key: str, size_factors):
+    """(design per part, genes x terms coefficients per part, log size factors or ``None``)."""
     info = _stored(adata, key)
     family = str(info["family"])
     obs = adata.obs if obs is None else obs
@@ -371,11 +403,11 @@ def _linear_predictors(adata: AnnData, obs: pd.DataFrame | None, key: str, size_
     if len(obs) == 0:
         msg = "obs has no rows (cells) to predict for."
         raise ValueError(msg)
-    out = {}
+    designs, coefs = {}, {}
     for name in _PREDICTORS[: _N_PRED[family]]:
-        design = rebuild_design(obs, info["design"][name], what=name)
-        coef = np.asarray(adata.varm[f"{key}_{name}"], dtype=np.float64)
-        out[name] = design @ coef.T
+        designs[name] = rebuild_design(obs, info["design"][name], what=name)
+        coefs[name] = np.asarray(adata.varm[f"{key}_{name}"], dtype=np.float64)
+    log_sf = None
     if size_factors is None:
         sf_name = str(info["params"].get("size_factors", ""))
         if sf_name and sf_name in obs.columns:
@@ -394,8 +426,8 @@ def _linear_predictors(adata: AnnData, obs: pd.DataFrame | None, key: str, size_
         if sf.shape[0] != len(obs) or not np.isfinite(sf).all() or (sf <= 0).any():
             msg = "size_factors must be finite, positive and one per row of obs."
             raise ValueError(msg)
-        out["mean"] = out["mean"] + np.log(sf)[:, None]
-    return out
+        log_sf = np.log(sf)
+    return designs, coefs, log_sf
 
 
 def negbin_predict(
@@ -504,14 +536,37 @@ def negbin_sample(
 
     info = _stored(adata, key)
     family = str(info["family"])
-    eta = _linear_predictors(adata, obs, key, size_factors)
+    designs, coefs, log_sf = _predictor_parts(adata, obs, key, size_factors)
     gen = get_rng(rng)
     new_obs = (adata.obs if obs is None else obs).copy()
     new_obs.index = new_obs.index.astype(str)
-    mu = np.exp(eta["mean"])
-    r = np.exp(eta["dispersion"]) if "dispersion" in eta else None
-    pi = 1 / (1 + np.exp(-eta["zero_inflation"])) if "zero_inflation" in eta else None
-    missing = ~np.isfinite(mu).all(axis=0)
+    n_new, n_genes = len(new_obs), adata.n_vars
+    uns = {}
+    u = None
+    if copula:
+        u, shrink = _copula_uniforms(adata, key, family, gen, n_new=n_new)
+        uns["negbin_copula"] = {"shrinkage": float(shrink)}
+    sparse = bool(info["params"].get("sparse", False))
+    dense_out = None if sparse else np.zeros((n_new, n_genes), dtype=np.int64)
+    parts = []
+    missing = np.zeros(n_genes, dtype=bool)
+    step = max(1, int(1e6 // n_new))  # genes per block: the cells x genes intermediates stay small
+    for lo in range(0, n_genes, step):
+        sl = slice(lo, min(n_genes, lo + step))
+        eta = {name: designs[name] @ coefs[name][sl].T for name in designs}
+        if log_sf is not None:
+            eta["mean"] = eta["mean"] + log_sf[:, None]
+        mu = np.exp(eta["mean"])
+        r = np.exp(eta["dispersion"]) if "dispersion" in eta else None
+        pi = 1 / (1 + np.exp(-eta["zero_inflation"])) if "zero_inflation" in eta else None
+        gone = ~np.isfinite(mu).all(axis=0)
+        missing[sl] = gone
+        counts = _quantile(u[:, sl], mu, r, pi, family) if copula else _draw(gen, mu, r, pi, family)
+        counts[:, gone] = 0
+        if sparse:
+            parts.append(sp.csc_matrix(counts))
+        else:
+            dense_out[:, sl] = counts
     if missing.any():
         logger.warning("negbin_sample: %d gene(s) without fitted parameters are simulated as zeros.", missing.sum())
     conv = adata.var.get(f"{key}_converged")
@@ -524,16 +579,7 @@ def negbin_sample(
                 int(unconverged.sum()),
                 key,
             )
-    uns = {}
-    if copula:
-        u, shrink = _copula_uniforms(adata, key, family, gen, n_new=mu.shape[0])
-        counts = _quantile(u, mu, r, pi, family)
-        uns["negbin_copula"] = {"shrinkage": float(shrink)}
-    else:
-        counts = _draw(gen, mu, r, pi, family)
-    counts[:, missing] = 0
-    sparse = bool(info["params"].get("sparse", False))
-    x = sp.csr_matrix(counts) if sparse else counts
+    x = sp.hstack(parts, format="csr") if sparse else dense_out
     return AnnData(X=x, obs=new_obs, var=adata.var.copy(), uns=uns)
 
 
