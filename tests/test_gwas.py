@@ -682,3 +682,302 @@ def test_loco_needs_two_chromosomes_and_mudata_copy_is_quiet():
         out = sg.tl.gwas(md, "pheno", method="linear", copy=True)
     assert "gwas_pval" in out["geno"].var.columns
     assert "gwas_pval" not in md["geno"].var.columns
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# LOCO kinship provenance, collinear SNPs, dosage checks, sample selection, backed inputs
+# ------------------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    """200 individuals x 600 SNPs on 3 chromosomes (1% missing genotypes), no kinship stored."""
+    return sg.datasets.simulate_cohort(
+        200, 600, n_chromosomes=3, n_causal=3, heritability=0.6, missing_rate=0.01, rng=2
+    )
+
+
+def _state(g):
+    return g.var.copy(), {k: set(v) if isinstance(v, dict) else None for k, v in g.uns.items()}, set(g.obsp)
+
+
+def _assert_state(g, before):
+    pd.testing.assert_frame_equal(g.var, before[0])
+    assert {k: set(v) if isinstance(v, dict) else None for k, v in g.uns.items()} == before[1]
+    assert set(g.obsp) == before[2]
+
+
+def test_kinship_loco_parts_never_outlive_their_kinship(cohort):
+    g = cohort.copy()
+    sg.pp.kinship(g, loco=True)
+    loco = g.uns["kinship_loco"]
+    K = g.obsp["kinship"]
+    assert loco["kinship_trace"] == pytest.approx(np.trace(K), rel=1e-12)
+    assert loco["kinship_sumsq"] == pytest.approx((K * K).sum(), rel=1e-12)
+    # a new kinship without loco drops the parts of the old one ...
+    sg.pp.kinship(g, method="standardized")
+    assert "kinship_loco" not in g.uns
+    # ... and LOCO then follows the new (standardized) kinship, rebuilt from the SNPs it records
+    sg.tl.gwas(g, "pheno", loco=True)
+    ref = cohort.copy()
+    sg.pp.kinship(ref, method="standardized", loco=True)
+    sg.tl.gwas(ref, "pheno", loco=True)
+    np.testing.assert_allclose(g.var["gwas_pval"], ref.var["gwas_pval"], rtol=1e-6)
+    assert g.uns["gwas"]["null_model"]["1"]["pve"] == pytest.approx(ref.uns["gwas"]["null_model"]["1"]["pve"], rel=1e-6)
+    # parts that do not add up to obsp[kinship] (matrix replaced by hand) are refused, nothing written
+    bad = ref.copy()
+    bad.obsp["kinship"] = sg.pp.kinship(cohort, copy=True).obsp["kinship"]  # the centred one
+    before = _state(bad)
+    with pytest.raises(ValueError, match=r"uns\['kinship_loco'\] does not belong to obsp\['kinship'\] \(trace"):
+        sg.tl.gwas(bad, "pheno", loco=True, key_added="stale")
+    _assert_state(bad, before)
+    # individuals subset after the parts were stored: their shape no longer fits
+    sub = ref[:150].copy()
+    with pytest.raises(ValueError, match=r"parts of shape \(3, 200, 200\), kinship \(150, 150\)"):
+        sg.tl.gwas(sub, "pheno", loco=True, key_added="stale")
+    assert "stale" not in sub.uns
+
+
+def test_loco_refuses_a_kinship_whose_parts_are_unknown(cohort):
+    g = cohort.copy()
+    before = _state(g)
+    with pytest.raises(ValueError, match="a kinship array does not carry"):
+        sg.tl.gwas(g, "pheno", loco=True, kinship=np.eye(g.n_obs), key_added="eye")
+    g.obsp["mykin"] = 5 * np.eye(g.n_obs) + 0.1
+    before = _state(g)
+    with pytest.raises(ValueError, match=r"uns\['mykin'\] does not record the SNPs .* kinship=None"):
+        sg.tl.gwas(g, "pheno", loco=True, kinship="mykin", key_added="mine")
+    _assert_state(g, before)
+    # the default workflow: the absent key is computed with its LOCO parts and stored, then reused
+    sg.tl.gwas(g, "pheno", loco=True)
+    assert list(g.uns["kinship_loco"]["chroms"]) == ["1", "2", "3"]
+    assert int(g.uns["kinship_loco"]["n_snps"].sum()) == g.uns["kinship"]["params"]["n_snps"]
+    sg.tl.gwas(g, "pheno", loco=True, key_added="again")
+    np.testing.assert_allclose(g.var["again_pval"], g.var["gwas_pval"], rtol=1e-6)
+    sg.tl.gwas(g, "pheno", loco=True, kinship=None, key_added="none")
+    np.testing.assert_allclose(g.var["none_pval"], g.var["gwas_pval"], rtol=1e-6)
+    # a kinship stored by a plain LMM run (no parts): rebuilt from the SNPs uns records, equal to the above
+    sg.tl.gwas(g, "pheno", kinship="k2", key_added="plain")
+    assert "k2_loco" not in g.uns
+    sg.tl.gwas(g, "pheno", loco=True, kinship="k2", key_added="k2_run")
+    np.testing.assert_allclose(g.var["k2_run_pval"], g.var["gwas_pval"], rtol=1e-6)
+    assert g.uns["k2_run"]["params"]["kinship"] == "k2"
+    # ... unless the matrix no longer is the kinship of those SNPs
+    g.obsp["k2"] = g.obsp["k2"] * 2
+    with pytest.raises(ValueError, match=r"obsp\['k2'\] is not the kinship of the SNPs recorded in uns\['k2'\]"):
+        sg.tl.gwas(g, "pheno", loco=True, kinship="k2", key_added="k2_bad")
+    assert "k2_bad" not in g.uns
+
+
+def test_loco_chromosome_absent_from_the_kinship_uses_the_full_kinship(cohort):
+    g = cohort.copy()
+    g.var["chrom"] = g.var["chrom"].astype(str).replace({"3": "X"})
+    on_x = (g.var["chrom"] == "X").to_numpy()
+    sg.pp.kinship(g, snps=~on_x, loco=True)  # autosomal kinship
+    assert list(g.uns["kinship_loco"]["chroms"]) == ["1", "2"]
+    sg.tl.gwas(g, "pheno", loco=True)
+    sg.tl.gwas(g, "pheno", key_added="plain")  # the full (autosomal) kinship for every SNP
+    tested_x = on_x & g.var["gwas_pval"].notna().to_numpy()
+    assert tested_x.sum() > 50
+    np.testing.assert_allclose(g.var["gwas_pval"][tested_x], g.var["plain_pval"][tested_x], rtol=1e-6)
+    assert g.uns["gwas"]["null_model"]["X"]["pve"] == pytest.approx(g.uns["plain"]["null_model"]["pve"], rel=1e-6)
+    assert not np.allclose(g.var["gwas_pval"][~on_x], g.var["plain_pval"][~on_x], rtol=1e-3)
+
+
+def test_loco_counts_the_chromosomes_of_the_snps_passing_qc(cohort):
+    g = cohort.copy()
+    X = np.asarray(g.X).copy()
+    X[:, (g.var["chrom"].astype(str) != "1").to_numpy()] = 1.0  # chromosomes 2 and 3 monomorphic
+    g.X = X
+    before = _state(g)
+    with pytest.raises(ValueError, match=r"at least two chromosomes \(found 1, \['1'\], among the \d+ SNPs that pass"):
+        sg.tl.gwas(g, "pheno", loco=True)
+    _assert_state(g, before)
+
+
+def test_snp_collinear_with_the_covariates_is_not_tested(cohort):
+    g = cohort.copy()
+    top = "snp010"
+    g.obs["top"] = np.asarray(g[:, top].X, dtype=float).ravel()  # conditioning on a SNP (GEMMA -c); NaN = dropped
+    for method in ("linear", "lmm"):
+        with pytest.warns(UserWarning, match=r"1 SNP\(s\) passing the QC are collinear .*\['snp010'\]"):
+            sg.tl.gwas(g, "pheno", covariates=["top"], method=method, key_added=method)
+        v = g.var.loc[top, [f"{method}_{f}" for f in ("beta", "se", "pval", "p_lrt", "p_score", "af")]]
+        assert v.isna().all()
+        info = g.uns[method]
+        assert info["n_snps_collinear"] == 1
+        df = sg.get.gwas_df(g, method)
+        assert len(df) == info["n_snps_tested"] == int(g.var[f"{method}_pval"].notna().sum())
+        assert top not in set(df["rs"])
+    # the other SNPs: ordinary least squares on [1, top, x] over the individuals with top observed
+    keep = g.obs["top"].notna().to_numpy()
+    snp = "snp050"
+    x = np.asarray(g[:, snp].X, dtype=float).ravel()[keep]
+    x = np.where(np.isnan(x), np.nanmean(x), x)
+    A = np.column_stack([np.ones(keep.sum()), g.obs["top"].to_numpy()[keep], x])
+    coef = np.linalg.lstsq(A, g.obs["pheno"].to_numpy()[keep], rcond=None)[0]
+    assert g.var.loc[snp, "linear_beta"] == pytest.approx(coef[2], rel=1e-8)
+    # a tested SNP keeps its gwas_df row even if its p-value is NaN
+    g.var.loc[snp, "linear_pval"] = np.nan
+    assert len(sg.get.gwas_df(g, "linear")) == g.uns["linear"]["n_snps_tested"]
+
+
+@pytest.mark.parametrize("bad", [-9.0, -127.0, 7.0, np.inf])
+def test_genotypes_outside_0_2_raise_before_writing(cohort, bad, tmp_path, monkeypatch):
+    import dask.array as da
+    import scipy.sparse as sp
+
+    from scgenome.tl._gwas import _api
+
+    X = np.asarray(cohort.X).copy()
+    X[:4, 450] = bad  # in the last of several chunks
+    dense = cohort.copy()
+    dense.X = X
+    dense.write_h5ad(tmp_path / "bad.h5ad")
+    inputs = {
+        "numpy": dense,
+        "dask": ad.AnnData(da.from_array(X, chunks=(200, 100)), obs=cohort.obs, var=cohort.var),
+        "csr": ad.AnnData(sp.csr_matrix(np.where(np.isnan(X), 0, X)), obs=cohort.obs, var=cohort.var),
+        "backed": ad.read_h5ad(tmp_path / "bad.h5ad", backed="r"),
+    }
+    shown = "inf" if np.isinf(bad) else f"{bad:g}"
+    match = rf"hold 4 value\(s\) outside the dosage range \[0, 2\], e.g. {shown} \(first at SNP 'snp451'\)"
+    for name, g in inputs.items():
+        before = _state(g)
+        for call in (
+            lambda g=g: sg.pp.snp_qc(g, chunk_size=200),
+            lambda g=g: sg.pp.kinship(g, chunk_size=200, maf=0.0),
+            lambda g=g: sg.pp.kinship(g, snps=np.ones(g.n_vars, bool), chunk_size=200),
+            lambda g=g: sg.tl.gwas(g, "pheno", chunk_size=200),
+            lambda g=g: sg.tl.gwas(g, "pheno", method="linear", chunk_size=200),
+        ):
+            with pytest.raises(ValueError, match=match):
+                call()
+        _assert_state(g, before)
+        assert "snp_qc_pass" not in g.var.columns, name
+    # the compiled linear pass that reads X in place checks it too
+    monkeypatch.setattr(_api, "_JIT_MIN", 0)
+    with pytest.raises(ValueError, match=match):
+        sg.tl.gwas(dense, "pheno", method="linear", chunk_size=200)
+    assert "gwas" not in dense.uns
+
+
+def test_dosages_in_range_and_plink_reads_pass(tmp_path):
+    from bed_reader import to_bed
+
+    X = np.array([[0, 1, 2, 0.37], [2, np.nan, 1, 1.5], [1, 1, 0, 0.0], [0, 2, 1, 2.0]], dtype=np.float32)
+    g = ad.AnnData(X)
+    sg.pp.snp_qc(g, max_missing=0.5)  # fractional dosages and NaN are fine
+    np.testing.assert_allclose(g.var["snp_qc_af"], [3 / 8, 4 / 6, 4 / 8, 3.87 / 8], rtol=1e-6)
+    # read_plink: missing calls come back as NaN, which passes
+    props = {"iid": [f"i{i}" for i in range(4)], "sid": ["a", "b", "c"], "chromosome": ["1", "1", "2"]}
+    to_bed(tmp_path / "t.bed", X[:, :3].round(), properties=props)
+    p = sg.io.read_plink(tmp_path / "t")
+    assert int(np.isnan(p.X).sum()) == 1
+    st = sg.pp.snp_qc(p, max_missing=0.5, inplace=False)
+    assert st["n_miss"].tolist() == [0, 1, 0]
+
+
+def test_samples_object_bool_column_and_empty_selection():
+    g = sg.datasets.simulate_cohort(100, 60, n_chromosomes=2, rng=0)
+    g.obs["keep"] = pd.Series([True, False, np.nan] * 33 + [True], index=g.obs_names, dtype=object)
+    sg.pp.snp_qc(g, samples="keep")
+    assert g.uns["snp_qc"]["params"]["n_samples"] == 34  # the True rows; NaN = not selected
+    ref = sg.pp.snp_qc(g, samples=(g.obs["keep"] == True).to_numpy(), inplace=False)  # noqa: E712
+    np.testing.assert_array_equal(g.var["snp_qc_af"], ref["af"])
+    before = _state(g)
+    with pytest.raises(ValueError, match=r"samples=list selects no individuals \(of 100\)"):
+        sg.pp.snp_qc(g, samples=[])
+    with pytest.raises(ValueError, match=r"samples=ndarray selects no individuals \(of 100\)"):
+        sg.pp.kinship(g, samples=np.zeros(g.n_obs, bool))
+    g.obs["none"] = False
+    with pytest.raises(ValueError, match=r"samples='none' selects no individuals"):
+        sg.pp.snp_qc(g, samples="none")
+    _assert_state(g, before)
+
+
+def test_key_collisions_and_missing_chromosomes(cohort):
+    g = cohort.copy()
+    sg.pp.kinship(g)
+    before = _state(g)
+    for key in ("kinship", "kinship_loco"):
+        with pytest.raises(ValueError, match=f"key_added='{key}' collides with the kinship key 'kinship'"):
+            sg.tl.gwas(g, "pheno", key_added=key)
+    _assert_state(g, before)
+    g.var["chrom"] = g.var["chrom"].astype(object)
+    g.var.loc[g.var_names[[5, 9]], "chrom"] = None
+    before = _state(g)
+    msg = r"var\['chrom'\] is missing for 2 SNP\(s\), e.g. \['snp006', 'snp010'\]"
+    for call in (lambda: sg.pp.kinship(g, loco=True), lambda: sg.tl.gwas(g, "pheno", loco=True)):
+        with pytest.raises(ValueError, match=msg):
+            call()
+    _assert_state(g, before)
+    # SNPs without a chromosome that the kinship does not use are fine
+    sg.pp.kinship(g, snps=g.var["chrom"].notna().to_numpy(), loco=True)
+    assert list(g.uns["kinship_loco"]["chroms"]) == ["1", "2", "3"]
+
+
+def test_backed_copy_is_refused_up_front_and_progress_over_qc_chunks(cohort, tmp_path, monkeypatch):
+    from scgenome.pp import _kinship, _qc
+
+    cohort.write_h5ad(tmp_path / "g.h5ad")
+    g = ad.read_h5ad(tmp_path / "g.h5ad", backed="r")
+
+    def never(*args, **kwargs):
+        msg = "computed before the argument check"
+        raise AssertionError(msg)
+
+    monkeypatch.setattr(_kinship, "snp_stats", never)
+    for call in (lambda: sg.pp.kinship(g, copy=True), lambda: sg.tl.gwas(g, "pheno", copy=True)):
+        with pytest.raises(ValueError, match=r"copy=True\) cannot copy a backed AnnData .* adata.to_memory\(\)"):
+            call()
+    assert "kinship" not in g.obsp
+    monkeypatch.undo()
+    sg.tl.gwas(g, "pheno", method="linear")  # copy=False works on the backed object
+    assert g.uns["gwas"]["n_snps_tested"] > 0
+    # snp_qc reports progress over its chunks
+    seen = []
+
+    def recorder(iterable=None, **kwargs):
+        seen.append((kwargs.get("desc"), len(iterable)))
+        return iterable
+
+    monkeypatch.setattr(_qc, "progress", recorder)
+    sg.pp.snp_qc(cohort.copy(), chunk_size=250)
+    assert seen == [("snp_qc", 3)]
+
+
+def test_backed_csr_is_read_by_row_slices(cohort, tmp_path, monkeypatch):
+    import scipy.sparse as sp
+    from anndata.abc import CSRDataset
+
+    from scgenome.pp import _genotypes
+
+    X = np.nan_to_num(np.asarray(cohort.X))
+    ad.AnnData(sp.csr_matrix(X), obs=cohort.obs, var=cohort.var).write_h5ad(tmp_path / "csr.h5ad")
+    g = ad.read_h5ad(tmp_path / "csr.h5ad", backed="r")
+    assert isinstance(g.X, CSRDataset)
+    monkeypatch.setattr(_genotypes, "CSR_READ_ELEMENTS", 30 * g.n_vars)  # 30 rows at a time
+    reads = []
+    cls = type(g.X)
+    orig = cls.__getitem__
+
+    def spy(self, key):
+        reads.append(key)
+        return orig(self, key)
+
+    monkeypatch.setattr(cls, "__getitem__", spy)
+    rows = np.zeros(g.n_obs, bool)
+    rows[::3] = True
+    cols = np.arange(100, 180)
+    block = _genotypes.genotype_block(g.X, rows, cols)
+    np.testing.assert_array_equal(block, X[np.ix_(rows, cols)])
+    assert all(isinstance(k, slice) and k.stop - k.start <= 30 for k in reads)
+    assert len(reads) == 7  # ceil(200 / 30)
+    np.testing.assert_array_equal(_genotypes.genotype_block(g.X, None, slice(0, 50)), X[:, :50])
+    # the whole pipeline on the backed CSR equals the in-memory run
+    monkeypatch.undo()
+    ref = ad.AnnData(X, obs=cohort.obs.copy(), var=cohort.var.copy())
+    sg.tl.gwas(ref, "pheno", method="linear")
+    sg.tl.gwas(g, "pheno", method="linear", chunk_size=170)
+    np.testing.assert_allclose(g.var["gwas_pval"], ref.var["gwas_pval"], rtol=1e-10)

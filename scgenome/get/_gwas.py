@@ -26,7 +26,9 @@ def gwas_df(gdata: AnnData | MuData, key: str = "gwas", *, mod: str = "geno") ->
 
     Returns
     -------
-    DataFrame of the tested SNPs in file order with columns ``chr``, ``rs``, ``ps`` (nullable Int64, <NA> when the
+    DataFrame of the tested SNPs in file order, one row each: ``uns[key]["n_snps_tested"]`` rows, the SNPs that
+    passed the QC and are not collinear with the covariates (:func:`scgenome.tl.gwas` leaves every field of the
+    others NaN, ``af`` included). A tested SNP keeps its row even if a p-value of it is NaN. Columns ``chr``, ``rs``, ``ps`` (nullable Int64, <NA> when the
     position is unknown), ``n_miss``, ``allele1``, ``allele0``, ``af``, ``beta``, ``se``, ``logl_H1``, ``l_remle``,
     ``l_mle``, ``p_wald``, ``p_lrt``, ``p_score`` (the GEMMA ``-lmm 4`` columns); for ``method="linear"``
     ``logl_H1``, ``l_remle`` and ``l_mle`` are absent and ``n_obs`` follows ``n_miss`` (GEMMA ``-lm 4``).
@@ -48,11 +50,12 @@ def gwas_df(gdata: AnnData | MuData, key: str = "gwas", *, mod: str = "geno") ->
 
     if not isinstance(gdata, AnnData):
         gdata = get_modality(gdata, mod)
-    if key not in gdata.uns or f"{key}_pval" not in gdata.var.columns:
+    if key not in gdata.uns or f"{key}_pval" not in gdata.var.columns or f"{key}_af" not in gdata.var.columns:
         msg = f"No GWAS results under key {key!r}; run sg.tl.gwas(gdata, ..., key_added={key!r}) first."
         raise ValueError(msg)
     var = gdata.var
-    tested = var[f"{key}_pval"].notna().to_numpy()
+    # tested SNPs: gwas sets af (and n_miss) for every tested SNP, whatever its p-values; NaN for the others
+    tested = var[f"{key}_af"].notna().to_numpy()
     v = var.loc[tested]
     n = int(tested.sum())
 

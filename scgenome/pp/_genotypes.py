@@ -8,14 +8,49 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .._validation import check_dosages
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from anndata import AnnData
 
 
-def genotype_block(X, rows: np.ndarray | None, cols: np.ndarray | slice, *, dtype=np.float64) -> np.ndarray:
-    """Dense block ``X[rows, cols]`` (rows may be ``None`` = all) of a numpy, sparse or dask matrix, as ``dtype``."""
+#: elements (rows x all SNPs) of a backed CSR matrix read at a time by :func:`genotype_block`
+CSR_READ_ELEMENTS = 10_000_000
+
+
+def check_block(block: np.ndarray, names=None) -> None:
+    """Raise (:func:`scgenome._validation.check_dosages`) unless the dense block holds dosages in [0, 2] or NaN.
+
+    Two cheap reductions (NaN-ignoring min and max) decide whether the full check, which names the first offending
+    SNP, is needed.
+    """
+    if block.size == 0:
+        return
+    lo, hi = np.fmin.reduce(block, axis=None), np.fmax.reduce(block, axis=None)
+    if lo < 0 or hi > 2:  # NaN (all missing) compares False
+        check_dosages(block, names=names)
+
+
+def _is_backed_csr(X) -> bool:
+    try:
+        from anndata.abc import CSRDataset
+    except ImportError:  # pragma: no cover - older anndata
+        return type(X).__name__.lstrip("_") == "CSRDataset"
+    return isinstance(X, CSRDataset)
+
+
+def genotype_block(
+    X, rows: np.ndarray | None, cols: np.ndarray | slice, *, dtype=np.float64, names: pd.Index | None = None
+) -> np.ndarray:
+    """Dense block ``X[rows, cols]`` (rows may be ``None`` = all) of a numpy, sparse, dask or backed matrix.
+
+    The block is returned as ``dtype`` after checking that it holds dosages in [0, 2] or NaN (missing); a
+    ``ValueError`` names the first offending SNP (``names`` are the var names of all of ``X``'s columns). A backed
+    CSR matrix (``read_h5ad(..., backed="r")``) is read a slice of rows at a time (about ``CSR_READ_ELEMENTS``
+    stored elements), so the memory stays bounded by the block.
+    """
     if isinstance(X, np.ndarray):
         if rows is None:
             block = X[:, cols]
@@ -24,15 +59,38 @@ def genotype_block(X, rows: np.ndarray | None, cols: np.ndarray | slice, *, dtyp
         else:
             rows_idx = np.flatnonzero(rows) if rows.dtype == bool else rows
             block = X[np.ix_(rows_idx, cols)]
-        return np.asarray(block, dtype=dtype)
-    block = X[:, cols]
-    if rows is not None:
-        block = block[rows]
-    if hasattr(block, "compute"):
-        block = block.compute()
-    if sp.issparse(block):
-        block = block.toarray()
-    return np.asarray(block, dtype=dtype)
+        block = np.asarray(block, dtype=dtype)
+    elif _is_backed_csr(X):
+        n, p = X.shape
+        step = max(1, CSR_READ_ELEMENTS // max(p, 1))
+        keep = None if rows is None else np.zeros(n, dtype=bool)
+        if keep is not None:
+            keep[rows] = True
+        parts = []
+        for r0 in range(0, n, step):
+            r1 = min(n, r0 + step)
+            if keep is not None and not keep[r0:r1].any():
+                continue
+            part = X[r0:r1][:, cols]
+            if keep is not None:
+                part = part[keep[r0:r1]]
+            parts.append(part.toarray().astype(dtype, copy=False))
+        ncol = len(range(*cols.indices(p))) if isinstance(cols, slice) else len(cols)
+        block = np.concatenate(parts, axis=0) if parts else np.zeros((0, ncol), dtype=dtype)
+        if rows is not None and rows.dtype != bool:  # integer rows: in their given order
+            order = np.searchsorted(np.flatnonzero(keep), rows)
+            block = block[order]
+    else:
+        block = X[:, cols]
+        if rows is not None:
+            block = block[rows]
+        if hasattr(block, "compute"):
+            block = block.compute()
+        if sp.issparse(block):
+            block = block.toarray()
+        block = np.asarray(block, dtype=dtype)
+    check_block(block, None if names is None else names[cols])
+    return block
 
 
 def iter_chunks(n: int, chunk_size: int) -> Iterator[slice]:
@@ -57,8 +115,12 @@ def resolve_mask(names: pd.Index, table: pd.DataFrame, spec, *, what: str, axis:
             msg = f"{what}={spec!r} is not a column of .{axis}; available: {list(table.columns)}."
             raise ValueError(msg)
         col = table[spec]
-        if pd.api.types.is_bool_dtype(col):
-            return col.fillna(False).to_numpy(dtype=bool)
+        present = col.dropna()
+        if pd.api.types.is_bool_dtype(col) or (
+            col.dtype == object and len(present) and all(isinstance(v, (bool, np.bool_)) for v in present)
+        ):
+            # boolean, also an object column of True/False with missing values (NaN = not selected)
+            return (col == True).fillna(False).to_numpy(dtype=bool)  # noqa: E712
         return col.notna().to_numpy()
     arr = np.asarray(spec)
     if arr.dtype == bool:
@@ -75,8 +137,56 @@ def resolve_mask(names: pd.Index, table: pd.DataFrame, spec, *, what: str, axis:
 
 
 def resolve_samples(gdata: AnnData, samples) -> np.ndarray:
-    """Boolean mask over ``gdata.obs`` from ``None`` (all), an obs column, a boolean mask or obs names."""
-    return resolve_mask(gdata.obs_names, gdata.obs, samples, what="samples", axis="obs")
+    """Boolean mask over ``gdata.obs`` from ``None`` (all), an obs column, a boolean mask or obs names.
+
+    Raises ``ValueError`` when the selection is empty (``samples=[]``, an all-False mask or column).
+    """
+    mask = resolve_mask(gdata.obs_names, gdata.obs, samples, what="samples", axis="obs")
+    if gdata.n_obs and not mask.any():
+        shown = f"{samples!r}" if isinstance(samples, str) else type(samples).__name__
+        msg = f"samples={shown} selects no individuals (of {gdata.n_obs}); select at least one, or None for all."
+        raise ValueError(msg)
+    return mask
 
 
-__all__ = ["genotype_block", "iter_chunks", "resolve_mask", "resolve_samples"]
+def check_copy_backed(gdata, copy: bool, func: str) -> None:
+    """Raise up front when ``copy=True`` is asked for a backed AnnData (anndata cannot copy it in memory)."""
+    if copy and getattr(gdata, "isbacked", False):
+        msg = (
+            f"{func}(..., copy=True) cannot copy a backed AnnData (read with backed='r'); use copy=False (the "
+            "results are written into the in-memory obs/var/obsp/uns of the backed object) or load it first with "
+            "adata.to_memory()."
+        )
+        raise ValueError(msg)
+
+
+def check_chrom(var: pd.DataFrame, mask: np.ndarray | None = None) -> np.ndarray:
+    """Chromosome of each SNP (``var["chrom"]`` as str) for ``loco=True``; raise if the column or a value is missing.
+
+    Only the SNPs in ``mask`` (all when ``None``) need a chromosome.
+    """
+    if "chrom" not in var.columns:
+        msg = "loco=True needs var['chrom'] (the chromosome of each SNP)."
+        raise ValueError(msg)
+    no_chrom = var["chrom"].isna().to_numpy()
+    if mask is not None:
+        no_chrom &= mask
+    if no_chrom.any():
+        msg = (
+            f"loco=True needs the chromosome of every SNP, but var['chrom'] is missing for {int(no_chrom.sum())} "
+            f"SNP(s), e.g. {var.index[no_chrom][:5].tolist()}; fill them in or drop those SNPs "
+            "(gdata[:, gdata.var['chrom'].notna()])."
+        )
+        raise ValueError(msg)
+    return var["chrom"].astype(str).to_numpy()
+
+
+__all__ = [
+    "check_block",
+    "check_chrom",
+    "check_copy_backed",
+    "genotype_block",
+    "iter_chunks",
+    "resolve_mask",
+    "resolve_samples",
+]

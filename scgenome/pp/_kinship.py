@@ -9,7 +9,14 @@ from scipy.linalg.blas import dsyrk
 
 from .._logging import logger
 from .._utils import progress
-from ._genotypes import genotype_block, iter_chunks, resolve_mask, resolve_samples
+from ._genotypes import (
+    check_chrom,
+    check_copy_backed,
+    genotype_block,
+    iter_chunks,
+    resolve_mask,
+    resolve_samples,
+)
 from ._qc import qc_mask, snp_stats
 
 if TYPE_CHECKING:
@@ -39,10 +46,12 @@ def kinship_sums(
     method: str = "centered",
     groups: np.ndarray | None = None,
     chunk_size: int = 2000,
+    names: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sum ``Xc Xc'`` over the SNPs ``snp_idx``, per group (``groups[j]`` in 0..g-1) or in total.
 
-    Returns the upper-triangle-filled symmetric sums, shape ``(g, n, n)``, and the SNP counts per group.
+    Returns the upper-triangle-filled symmetric sums, shape ``(g, n, n)``, and the SNP counts per group. Every
+    block read is checked to hold dosages in [0, 2] or NaN (``names``, the var names, name an offending SNP).
     """
     n = X.shape[0]
     n_groups = 1 if groups is None else int(groups.max()) + 1 if len(groups) else 1
@@ -51,7 +60,7 @@ def kinship_sums(
     grp = np.zeros(len(snp_idx), dtype=np.int64) if groups is None else groups
     for sl in progress(list(iter_chunks(len(snp_idx), chunk_size)), desc="kinship"):
         idx = snp_idx[sl]
-        G = _standardise(genotype_block(X, None, idx), method)
+        G = _standardise(genotype_block(X, None, idx, names=names), method)
         gsl = grp[sl]
         for g in np.unique(gsl):
             Gg = np.asfortranarray(G[:, gsl == g])
@@ -63,6 +72,22 @@ def kinship_sums(
         iu = np.triu_indices(n, 1)
         sums[g][iu[1], iu[0]] = sums[g][iu]
     return sums, counts
+
+
+def kinship_fingerprint(K: np.ndarray) -> dict[str, float]:
+    """Trace and sum of squares of a kinship: stored with its LOCO parts to check they belong to it."""
+    K = np.asarray(K, dtype=np.float64)
+    return {"kinship_trace": float(np.trace(K)), "kinship_sumsq": float(np.einsum("ij,ij->", K, K))}
+
+
+def loco_entry(chroms: np.ndarray, counts: np.ndarray, sums: np.ndarray, K: np.ndarray) -> dict:
+    """Build the ``uns[f"{key}_loco"]`` entry from the per-chromosome sums ``sums`` of the total kinship ``K``."""
+    return {
+        "chroms": np.asarray(chroms, dtype=str),
+        "n_snps": np.asarray(counts, dtype=np.int64),
+        "partial": sums.astype(np.float32),
+        **kinship_fingerprint(K),
+    }
 
 
 def kinship(
@@ -83,7 +108,8 @@ def kinship(
     Parameters
     ----------
     gdata
-        Genotype AnnData (individuals x SNPs), ``X`` dosages, NaN = missing.
+        Genotype AnnData (individuals x SNPs), ``X`` dosages in [0, 2], NaN = missing (numpy, sparse, dask or
+        backed); other values (e.g. -9 or -127 missing codes) are an error.
     method
         ``"centered"``: ``K = Xc Xc' / p`` with each SNP centred on its mean (GEMMA ``-gk 1``);
         ``"standardized"``: each centred SNP also divided by its standard deviation (GEMMA ``-gk 2``).
@@ -92,20 +118,22 @@ def kinship(
         SNPs passing :func:`scgenome.pp.snp_qc` (``maf``, ``max_missing``) computed on ``samples``, as GEMMA
         chooses them.
     samples
-        The analysed individuals for choosing the SNPs (as in :func:`scgenome.pp.snp_qc`, e.g. ``"pheno1"``
-        reproduces GEMMA's ``-gk`` run, which filters SNPs on the individuals with phenotype 1). The matrix
-        itself always covers, and is centred over, all individuals.
+        The analysed individuals for choosing the SNPs (as in :func:`scgenome.pp.snp_qc`; at least one), e.g.
+        ``"pheno1"`` reproduces GEMMA's ``-gk`` run, which filters SNPs on the individuals with phenotype 1. The
+        matrix itself always covers, and is centred over, all individuals.
     maf, max_missing
         QC thresholds used when ``snps`` is ``None``.
     loco
-        Also store, per chromosome (``var["chrom"]``), the part of the sum contributed by that chromosome, so
-        that the leave-one-chromosome-out kinship is ``(K * p - S_c) / (p - p_c)``.
+        Also store, per chromosome (``var["chrom"]``, needed for every SNP used), the part of the sum contributed
+        by that chromosome, so that the leave-one-chromosome-out kinship is ``(K * p - S_c) / (p - p_c)``. Without
+        ``loco``, an earlier ``uns[f"{key_added}_loco"]`` is removed (it belonged to the kinship replaced here).
     key_added
         Name of the ``obsp`` entry.
     chunk_size
         SNPs per chunk (memory is ``n x chunk_size`` doubles plus the ``n x n`` result).
     copy
-        Return a modified copy instead of writing into ``gdata``.
+        Return a modified copy instead of writing into ``gdata``. Not for a backed AnnData (an error, raised
+        before any computing: use ``copy=False`` or ``gdata.to_memory()``).
 
     Returns
     -------
@@ -115,9 +143,18 @@ def kinship(
     - ``gdata.uns[key_added]``: ``params`` (method, maf, max_missing, n_snps, n_samples_qc) and ``snps``
       (boolean mask over var of the SNPs used);
     - with ``loco=True``, ``gdata.uns[f"{key_added}_loco"]``: ``chroms`` (chromosome names), ``n_snps`` (SNPs
-      per chromosome) and ``partial`` (float32 array chromosomes x n x n of the per-chromosome sums
-      ``Xc_c Xc_c'``); the kinship leaving chromosome ``c`` out is ``(K * p - partial[c]) / (p - n_snps[c])``
-      (see :func:`scgenome.tl.gwas` with ``loco=True``).
+      per chromosome), ``partial`` (float32 array chromosomes x n x n of the per-chromosome sums
+      ``Xc_c Xc_c'``), and ``kinship_trace``, ``kinship_sumsq`` (trace and sum of squares of ``obsp[key_added]``,
+      which :func:`scgenome.tl.gwas` checks so that parts of another kinship are never combined with it); the
+      kinship leaving chromosome ``c`` out is ``(K * p - partial[c]) / (p - n_snps[c])`` (see
+      :func:`scgenome.tl.gwas` with ``loco=True``).
+
+    Raises
+    ------
+    ValueError
+        Before anything is written: a bad ``method``, ``samples`` selecting no individual, no SNP left, genotypes
+        outside [0, 2] (missing must be NaN), ``loco=True`` with a SNP used lacking ``var["chrom"]``, or
+        ``copy=True`` on a backed AnnData.
 
     Notes
     -----
@@ -138,10 +175,11 @@ def kinship(
     if method not in ("centered", "standardized"):
         msg = f"method must be 'centered' or 'standardized', got {method!r}."
         raise ValueError(msg)
-    mask = _snp_mask(gdata, snps, samples, maf, max_missing, chunk_size)
+    check_copy_backed(gdata, copy, "sg.pp.kinship")
     if loco and "chrom" not in gdata.var.columns:
-        msg = "loco=True needs var['chrom'] (the chromosome of each SNP)."
-        raise ValueError(msg)
+        check_chrom(gdata.var)  # raises: no chromosome column
+    n_samples_qc = int(resolve_samples(gdata, samples).sum())
+    mask = _snp_mask(gdata, snps, samples, maf, max_missing, chunk_size)
     idx = np.flatnonzero(mask)
     if len(idx) == 0:
         msg = "No SNPs left for the kinship (check snps= or the QC thresholds)."
@@ -149,9 +187,11 @@ def kinship(
     groups = None
     chroms = None
     if loco:
-        chrom = gdata.var["chrom"].astype(str).to_numpy()[idx]
+        chrom = check_chrom(gdata.var, mask)[idx]
         chroms, groups = np.unique(chrom, return_inverse=True)
-    sums, counts = kinship_sums(gdata.X, idx, method=method, groups=groups, chunk_size=chunk_size)
+    sums, counts = kinship_sums(
+        gdata.X, idx, method=method, groups=groups, chunk_size=chunk_size, names=gdata.var_names
+    )
     total = sums.sum(0) if loco else sums[0]
     K = total / len(idx)
     out = gdata.copy() if copy else gdata
@@ -162,16 +202,15 @@ def kinship(
             "maf": maf,
             "max_missing": max_missing,
             "n_snps": len(idx),
-            "n_samples_qc": int(resolve_samples(gdata, samples).sum()),
+            "n_samples_qc": n_samples_qc,
         },
         "snps": mask,
     }
     if loco:
-        out.uns[f"{key_added}_loco"] = {
-            "chroms": np.asarray(chroms, dtype=str),
-            "n_snps": counts,
-            "partial": sums.astype(np.float32),
-        }
+        out.uns[f"{key_added}_loco"] = loco_entry(chroms, counts, sums, K)
+    elif f"{key_added}_loco" in out.uns:
+        logger.info("kinship: removing uns[%r] (the LOCO parts of the replaced kinship)", f"{key_added}_loco")
+        del out.uns[f"{key_added}_loco"]
     logger.info("kinship: %d individuals, %d SNPs, method=%s", gdata.n_obs, len(idx), method)
     return out if copy else None
 
@@ -179,9 +218,11 @@ def kinship(
 def _snp_mask(gdata, snps, samples, maf, max_missing, chunk_size) -> np.ndarray:
     if snps is None:
         rows = resolve_samples(gdata, samples)
-        stats = snp_stats(gdata.X, None if rows.all() else rows, chunk_size=chunk_size)
+        stats = snp_stats(
+            gdata.X, None if rows.all() else rows, chunk_size=chunk_size, names=gdata.var_names, desc="kinship QC"
+        )
         return (qc_mask(stats, maf, max_missing) == "").to_numpy()
     return resolve_mask(gdata.var_names, gdata.var, snps, what="snps", axis="var")
 
 
-__all__ = ["kinship", "kinship_sums"]
+__all__ = ["kinship", "kinship_fingerprint", "kinship_sums", "loco_entry"]

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .._logging import logger
+from .._utils import progress
 from ._genotypes import genotype_block, iter_chunks, resolve_samples
 
 if TYPE_CHECKING:
@@ -29,15 +30,21 @@ def block_stats(G: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return nm, af, mono
 
 
-def snp_stats(X, rows: np.ndarray | None, *, chunk_size: int = 2000) -> pd.DataFrame:
-    """Per-SNP ``n_miss``, missing rate, allele-1 frequency and monomorphic flag over ``rows``."""
+def snp_stats(
+    X, rows: np.ndarray | None, *, chunk_size: int = 2000, names: pd.Index | None = None, desc: str = "snp_qc"
+) -> pd.DataFrame:
+    """Per-SNP ``n_miss``, missing rate, allele-1 frequency and monomorphic flag over ``rows``.
+
+    One pass over the SNPs in chunks, with a progress bar (``desc``); every block is checked to hold dosages in
+    [0, 2] or NaN (``names``, the var names, name the first offending SNP).
+    """
     p = X.shape[1]
     n_miss = np.zeros(p, dtype=np.int64)
     af = np.full(p, np.nan)
     mono = np.ones(p, dtype=bool)
     n = X.shape[0] if rows is None else int(np.count_nonzero(rows)) if rows.dtype == bool else len(rows)
-    for sl in iter_chunks(p, chunk_size):
-        n_miss[sl], af[sl], mono[sl] = block_stats(genotype_block(X, rows, sl, dtype=np.float32))
+    for sl in progress(list(iter_chunks(p, chunk_size)), desc=desc):
+        n_miss[sl], af[sl], mono[sl] = block_stats(genotype_block(X, rows, sl, dtype=np.float32, names=names))
     miss_rate = n_miss / max(n, 1)
     return pd.DataFrame({"n_miss": n_miss, "missing": miss_rate, "af": af, "monomorphic": mono})
 
@@ -80,21 +87,24 @@ def snp_qc(
     Parameters
     ----------
     gdata
-        Genotype AnnData (individuals x SNPs), ``X`` dosages of ``allele1``, NaN = missing.
+        Genotype AnnData (individuals x SNPs), ``X`` dosages of ``allele1`` in [0, 2], NaN = missing (numpy,
+        sparse, dask or backed). Other values (missing codes such as -9 or -127, infinite values) raise a
+        ``ValueError`` naming the first offending SNP, before anything is written.
     maf
         Keep SNPs whose allele-1 frequency lies in ``[maf, 1 - maf]`` (GEMMA ``-maf``).
     max_missing
         Keep SNPs whose missing rate is at most this (GEMMA ``-miss``).
     samples
         The analysed individuals on which the statistics are computed: ``None`` (all), an ``.obs`` column
-        (boolean: its True rows; otherwise its non-missing rows, e.g. ``"pheno1"`` as GEMMA does), a boolean
-        mask or a list of obs names.
+        (boolean, or an object column whose non-missing values are all True/False: its True rows, missing = not
+        selected; otherwise its non-missing rows, e.g. ``"pheno1"`` as GEMMA does), a boolean mask or a list of obs
+        names. A selection of no individual is an error.
     inplace
         Write the results into ``gdata``; else return them as a DataFrame.
     subset
         With ``inplace=True``, also drop the failing SNPs from ``gdata``.
     chunk_size
-        SNPs per chunk.
+        SNPs per chunk (one progress bar over the chunks).
 
     Returns
     -------
@@ -122,7 +132,7 @@ def snp_qc(
     """
     rows = resolve_samples(gdata, samples)
     check_qc_thresholds(maf, max_missing)
-    stats = snp_stats(gdata.X, None if rows.all() else rows, chunk_size=chunk_size)
+    stats = snp_stats(gdata.X, None if rows.all() else rows, chunk_size=chunk_size, names=gdata.var_names)
     stats.index = gdata.var_names
     stats["fail"] = qc_mask(stats, maf, max_missing)
     stats["pass"] = stats["fail"] == ""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -11,10 +12,19 @@ import pandas as pd
 from ..._logging import logger
 from ..._utils import geno_view, progress
 from ..._validation import check_nonempty, check_obs_columns
-from ...pp._genotypes import genotype_block, iter_chunks
-from ...pp._kinship import kinship_sums
+from ...pp._genotypes import check_block, check_chrom, check_copy_backed, genotype_block, iter_chunks
+from ...pp._kinship import kinship_fingerprint, kinship_sums, loco_entry
 from ...pp._qc import check_qc_thresholds, qc_mask, snp_stats
-from ._model import eigen_kinship, fit_null, lambda_gc, linear_sums, lm_chunk, lm_from_sums, lmm_chunk
+from ._model import (
+    collinear_with,
+    eigen_kinship,
+    fit_null,
+    lambda_gc,
+    linear_sums,
+    lm_chunk,
+    lm_from_sums,
+    lmm_chunk,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -94,26 +104,147 @@ def _kinship_matrix(gdata, kinship, rows, qc_pass, chunk_size) -> tuple[np.ndarr
         logger.info("gwas: kinship=None; computing the centred kinship (GEMMA -gk 1), not stored")
     else:
         logger.info("gwas: obsp[%r] not found; computing the centred kinship (GEMMA -gk 1)", kinship)
-    sums, _ = kinship_sums(gdata.X, np.flatnonzero(qc_pass), chunk_size=chunk_size)
+    sums, _ = kinship_sums(gdata.X, np.flatnonzero(qc_pass), chunk_size=chunk_size, names=gdata.var_names)
     return sums[0] / int(qc_pass.sum()), True
 
 
-def _loco_kinships(gdata, kinship, K, qc_pass, chrom_of, chunk_size):
-    """Per chromosome: kinship leaving it out (from stored partial sums or computed from the genotypes)."""
-    loco_key = f"{kinship}_loco" if isinstance(kinship, str) else None
-    if loco_key is not None and loco_key in gdata.uns:
-        info = gdata.uns[loco_key]
-        p_tot = int(np.sum(info["n_snps"]))
-        out = {}
-        for c, p_c, part in zip(info["chroms"], info["n_snps"], info["partial"], strict=True):
-            out[str(c)] = (K * p_tot - part.astype(np.float64)) / (p_tot - int(p_c))
-        return out
-    idx = np.flatnonzero(qc_pass)
-    chrom = chrom_of[idx]
-    chroms, groups = np.unique(chrom, return_inverse=True)
-    sums, counts = kinship_sums(gdata.X, idx, groups=groups, chunk_size=chunk_size)
-    total, p_tot = sums.sum(0), int(counts.sum())
-    return {str(c): (total - sums[g]) / (p_tot - counts[g]) for g, c in enumerate(chroms)}
+def _recorded_snps(gdata, kinship) -> tuple[np.ndarray, str] | None:
+    """SNP mask and method that ``uns[kinship]`` records for ``obsp[kinship]`` (None when it records none)."""
+    entry = gdata.uns.get(kinship)
+    if not isinstance(entry, dict) or "snps" not in entry:
+        return None
+    snps = np.asarray(entry["snps"])
+    method = entry.get("params", {}).get("method")
+    if snps.dtype != bool or snps.shape != (gdata.n_vars,) or method not in ("centered", "standardized"):
+        return None
+    return snps, str(method)
+
+
+def _check_loco_kinship(gdata, kinship) -> str:
+    """For ``loco=True``: how the per-chromosome kinships are obtained; raise when they cannot be.
+
+    ``"stored"``: from ``uns[f"{kinship}_loco"]``, which must belong to ``obsp[kinship]`` (same shape, trace and
+    sum of squares). ``"rebuild"``: ``obsp[kinship]`` has no stored parts but ``uns[kinship]`` records its SNPs and
+    method (a kinship of :func:`scgenome.pp.kinship` or of an earlier :func:`gwas`): the parts are computed from
+    those and checked to add up to it. ``"compute"``: ``None`` or a key absent from ``obsp``. A kinship array, or an
+    ``obsp`` key with neither, is refused (its parts cannot be known).
+    """
+    how = (
+        "Compute the kinship with its per-chromosome parts first (sg.pp.kinship(gdata, loco=True, ...), then "
+        "kinship='<its key_added>'), or pass kinship=None to build the LOCO kinships from the genotypes here."
+    )
+    if isinstance(kinship, np.ndarray):
+        msg = f"loco=True needs the per-chromosome parts of the kinship, which a kinship array does not carry. {how}"
+        raise ValueError(msg)
+    if kinship is None or kinship not in gdata.obsp:
+        return "compute"
+    loco_key = f"{kinship}_loco"
+    if loco_key not in gdata.uns:
+        if _recorded_snps(gdata, kinship) is not None:
+            return "rebuild"
+        msg = (
+            f"loco=True needs the per-chromosome parts of obsp[{kinship!r}] (uns[{loco_key!r}]), which are absent, "
+            f"and uns[{kinship!r}] does not record the SNPs it was built on (a kinship set by hand). {how}"
+        )
+        raise ValueError(msg)
+    info = gdata.uns[loco_key]
+    K = _obsp_kinship(gdata, kinship)
+    part = np.asarray(info["partial"])
+    stale = (
+        f"uns[{loco_key!r}] does not belong to obsp[{kinship!r}] ({{why}}): the kinship was replaced (e.g. by "
+        "another method or SNP set) or the individuals subset after the LOCO parts were stored. "
+        f"{how}"
+    )
+    if part.ndim != 3 or part.shape[1:] != K.shape or len(info["chroms"]) != part.shape[0]:
+        raise ValueError(stale.format(why=f"parts of shape {part.shape}, kinship {K.shape}"))
+    if "kinship_trace" in info:
+        ref, rtol = {k: float(info[k]) for k in ("kinship_trace", "kinship_sumsq")}, 1e-6
+    else:  # parts stored by an older version: compare with the kinship they add up to (float32 sums)
+        ref, rtol = kinship_fingerprint(part.astype(np.float64).sum(0) / int(np.sum(info["n_snps"]))), 1e-4
+    _check_fingerprint(K, ref, rtol, stale)
+    return "stored"
+
+
+def _obsp_kinship(gdata, kinship) -> np.ndarray:
+    K = gdata.obsp[kinship]
+    return K.toarray() if hasattr(K, "toarray") else np.asarray(K, dtype=np.float64)
+
+
+def _check_fingerprint(K, ref, rtol, template) -> None:
+    for k, v in kinship_fingerprint(K).items():
+        if not np.isclose(v, ref[k], rtol=rtol, atol=1e-12):
+            what = k.removeprefix("kinship_")
+            raise ValueError(template.format(why=f"{what} {v:.6g} of the kinship, {ref[k]:.6g} expected"))
+
+
+def _loco_groups(gdata, kinship, K_full, mode, tested, chrom_of, qc_pass, chunk_size):
+    """SNP groups ``(chrom, columns, kinship of it)`` for LOCO, and what to store when the kinship is computed here.
+
+    ``mode`` is what :func:`_check_loco_kinship` returned. The parts (stored, rebuilt from the SNPs and method that
+    ``uns[kinship]`` records, or computed on the QC'd SNPs) give ``(K p - S_c) / (p - p_c)``; a tested chromosome
+    absent from them (it contributed no SNP to the kinship, e.g. X with an autosomal kinship) uses the full
+    kinship. Each chromosome's kinship is built when its group is reached (one n x n matrix at a time).
+    Returns the groups, the full kinship and the ``uns[f"{kinship}_loco"]`` entry (``"compute"`` only).
+    """
+    tested_chroms = list(pd.unique(chrom_of[tested]))
+    entry = None
+    if mode == "stored":
+        info = gdata.uns[f"{kinship}_loco"]
+        chroms = [str(c) for c in info["chroms"]]
+        parts, counts = info["partial"], np.asarray(info["n_snps"], dtype=np.int64)
+    else:
+        if mode == "rebuild":
+            snps, method = _recorded_snps(gdata, kinship)
+            idx = np.flatnonzero(snps)
+            chrom_k = check_chrom(gdata.var, snps)[idx]
+            logger.info("gwas: building the LOCO parts of obsp[%r] from the %d SNPs it records", kinship, len(idx))
+        else:
+            idx, method = np.flatnonzero(qc_pass), "centered"
+            chrom_k = chrom_of[idx]
+        chroms_u, grp = np.unique(chrom_k, return_inverse=True)
+        if mode == "compute" and len(chroms_u) < 2:
+            msg = (
+                f"loco=True needs SNPs on at least two chromosomes (found {len(chroms_u)}, {list(chroms_u)}, among "
+                f"the {len(idx)} SNPs that pass the QC): each chromosome's kinship is built from the others. "
+                "Use loco=False."
+            )
+            raise ValueError(msg)
+        parts, counts = kinship_sums(
+            gdata.X, idx, method=method, groups=grp, chunk_size=chunk_size, names=gdata.var_names
+        )
+        chroms = [str(c) for c in chroms_u]
+        if mode == "rebuild":
+            template = (
+                f"obsp[{kinship!r}] is not the kinship of the SNPs recorded in uns[{kinship!r}] ({{why}}), so its "
+                "per-chromosome parts cannot be rebuilt (was the matrix replaced by hand?). Compute it with "
+                "sg.pp.kinship(gdata, loco=True, ...), or pass kinship=None."
+            )
+            _check_fingerprint(K_full, kinship_fingerprint(parts.sum(0) / int(counts.sum())), 1e-6, template)
+        else:
+            K_full = parts.sum(0) / int(counts.sum())
+            entry = loco_entry(chroms_u, counts, parts, K_full)
+    p_tot = int(counts.sum())
+    pos = {c: i for i, c in enumerate(chroms)}
+    only = [c for c in tested_chroms if c in pos and p_tot - counts[pos[c]] <= 0]
+    if only:
+        msg = (
+            f"loco=True needs a kinship built on SNPs of at least two chromosomes, but the kinship {kinship!r} "
+            f"holds only chromosome {only[0]!r}, which is tested: leaving it out leaves no SNP. Use loco=False, or a "
+            "kinship on more chromosomes."
+        )
+        raise ValueError(msg)
+    absent = [c for c in tested_chroms if c not in pos]
+    if absent:
+        logger.info("gwas: chromosome(s) %s not in the kinship; tested with the full kinship", absent)
+
+    def kin(c):
+        if c not in pos:
+            return K_full
+        g = pos[c]
+        return (K_full * p_tot - np.asarray(parts[g], dtype=np.float64)) / (p_tot - int(counts[g]))
+
+    groups = [(c, tested[chrom_of[tested] == c], kin) for c in tested_chroms]
+    return groups, K_full, entry
 
 
 _JIT_MIN = 200_000_000  # genotypes (individuals x SNPs) from which the compiled pass beats its first-call cost
@@ -145,11 +276,13 @@ def _linear_sums(Gf: np.ndarray, Vt: np.ndarray):
     return np.zeros(s, dtype=np.int64), mono, sx, np.zeros((Vt.shape[0], s)), sxx
 
 
-def _linear_pass(X, rows, W, y, maf, max_missing, chunk_size):
+def _linear_pass(X, rows, W, y, maf, max_missing, chunk_size, names=None):
     """QC statistics and the linear-model tests of the passing SNPs in one pass over the genotypes.
 
     Large inputs go through the compiled :func:`~scgenome.tl._gwas._model.linear_sums`, which reads a
     C- or F-ordered float32 ``X`` in place (no copy of a chunk); others through the numpy version on chunks.
+    Every chunk is checked to hold dosages in [0, 2] or NaN (``names`` name the first offending SNP). Returns the QC
+    statistics, the test results and which SNPs are collinear with the covariates (not tested).
     """
     p = X.shape[1]
     n = len(y)
@@ -157,6 +290,7 @@ def _linear_pass(X, rows, W, y, maf, max_missing, chunk_size):
     af = np.full(p, np.nan)
     mono = np.ones(p, dtype=bool)
     out = {f: np.full(p, np.nan) for f in ("beta", "se", "pval", "p_lrt", "p_score")}
+    collinear = np.zeros(p, dtype=bool)
     r = None if rows.all() else rows
     Vt = np.ascontiguousarray(np.column_stack([W, y]).T, dtype=np.float64)
     c = W.shape[1]
@@ -168,9 +302,10 @@ def _linear_pass(X, rows, W, y, maf, max_missing, chunk_size):
     none = np.zeros(0, dtype=np.int64)
     for sl in progress(list(iter_chunks(p, chunk_size)), desc="gwas (linear)"):
         if in_place:
+            check_block(X[:, sl], None if names is None else names[sl])
             nm, mono[sl], sx, sm, sxx = linear_sums(X, ridx, sl.start, sl.stop, Vt)
         else:
-            Gf = genotype_block(X, r, sl, dtype=np.float32)
+            Gf = genotype_block(X, r, sl, dtype=np.float32, names=names)
             if jit:
                 Gf = Gf if Gf.flags.f_contiguous or Gf.flags.c_contiguous else np.ascontiguousarray(Gf)
                 nm, mono[sl], sx, sm, sxx = linear_sums(Gf, none, 0, Gf.shape[1], Vt)
@@ -188,10 +323,11 @@ def _linear_pass(X, rows, W, y, maf, max_missing, chunk_size):
         xx = sxx[keep] + nm[keep] * mean * mean
         res = lm_from_sums(W, y, prod[:c], xx, prod[c])
         res["pval"] = res.pop("p_wald")
+        collinear[sl.start + keep] = res.pop("collinear")
         for f, v in res.items():
             out[f][sl.start + keep] = v
     stats_ = pd.DataFrame({"n_miss": n_miss, "missing": n_miss / max(n, 1), "af": af, "monomorphic": mono})
-    return stats_, out
+    return stats_, out, collinear
 
 
 @dataclass
@@ -205,6 +341,7 @@ class _GwasResult:
     rows: np.ndarray  # analysed individuals (boolean)
     eig: tuple[np.ndarray, np.ndarray] | None  # LMM without LOCO: eigenvalues and vectors of the double-centred kinship
     tested: np.ndarray  # SNP columns tested
+    loco_info: dict | None = field(default=None)  # uns[f"{kinship}_loco"] of the kinship computed here (LOCO)
 
 
 def _gwas_compute(
@@ -237,34 +374,25 @@ def _gwas_compute(
     if phenotype in covariates:
         msg = f"The phenotype {phenotype!r} is also listed as a covariate."
         raise ValueError(msg)
+    loco_mode = None
+    chrom_of = None
     if loco and method == "lmm":
-        if "chrom" not in gdata.var.columns:
-            msg = "loco=True needs var['chrom'] (the chromosome of each SNP)."
-            raise ValueError(msg)
-        no_chrom = gdata.var["chrom"].isna().to_numpy()
-        if no_chrom.any():
-            msg = (
-                f"loco=True needs the chromosome of every SNP, but var['chrom'] is missing for {int(no_chrom.sum())} "
-                f"SNP(s), e.g. {gdata.var_names[no_chrom][:5].tolist()}; fill them in or drop those SNPs "
-                "(gdata[:, gdata.var['chrom'].notna()])."
-            )
-            raise ValueError(msg)
-        n_chrom = gdata.var["chrom"].astype(str).nunique()
-        if n_chrom < 2:
-            msg = (
-                f"loco=True needs SNPs on at least two chromosomes (found {n_chrom}): each chromosome's kinship is "
-                "built from the others. Use loco=False."
-            )
-            raise ValueError(msg)
+        chrom_of = check_chrom(gdata.var)
+        loco_mode = _check_loco_kinship(gdata, kinship)
     rows, y, W = _design(gdata, phenotype, covariates)
     n, c = W.shape
 
     # QC on the analysed individuals (GEMMA semantics); the linear model tests in the same pass over X
     lm_res = None
+    collinear = np.zeros(gdata.n_vars, dtype=bool)
     if method == "linear":
-        stats_, lm_res = _linear_pass(gdata.X, rows, W, y, maf, max_missing, chunk_size)
+        stats_, lm_res, collinear = _linear_pass(
+            gdata.X, rows, W, y, maf, max_missing, chunk_size, names=gdata.var_names
+        )
     else:
-        stats_ = snp_stats(gdata.X, None if rows.all() else rows, chunk_size=chunk_size)
+        stats_ = snp_stats(
+            gdata.X, None if rows.all() else rows, chunk_size=chunk_size, names=gdata.var_names, desc="gwas QC"
+        )
     qc_pass = (qc_mask(stats_, maf, max_missing) == "").to_numpy()
     tested = np.flatnonzero(qc_pass)
     if len(tested) == 0:
@@ -273,8 +401,18 @@ def _gwas_compute(
 
     computed_k = False
     K_full = None
-    if method == "lmm":
+    loco_info = None
+    groups = [(None, tested, None)]
+    if loco_mode == "compute":
+        if kinship is not None:
+            logger.info("gwas: obsp[%r] not found; computing the centred kinship and its LOCO parts", kinship)
+        groups, K_full, loco_info = _loco_groups(gdata, kinship, None, "compute", tested, chrom_of, qc_pass, chunk_size)
+        computed_k = True
+    elif method == "lmm":
         K_full, computed_k = _kinship_matrix(gdata, kinship, rows, qc_pass, chunk_size)
+        if loco_mode is not None:
+            groups, _, _ = _loco_groups(gdata, kinship, K_full, loco_mode, tested, chrom_of, qc_pass, chunk_size)
+    if method == "lmm":
         n_bad = int((~np.isfinite(K_full[np.ix_(rows, rows)])).sum())
         if n_bad:
             what = f"obsp[{kinship!r}]"
@@ -295,14 +433,7 @@ def _gwas_compute(
     if method == "linear":
         res["n_obs"][tested] = n - res["n_miss"][tested]
 
-    # groups of SNPs that share a kinship: all SNPs, or one group per chromosome with LOCO
-    if method == "lmm" and loco:
-        chrom_of = gdata.var["chrom"].astype(str).to_numpy()
-        kin_by_chrom = _loco_kinships(gdata, kinship, K_full, qc_pass, chrom_of, chunk_size)
-        groups = [(ch, tested[chrom_of[tested] == ch], kin_by_chrom[ch]) for ch in pd.unique(chrom_of[tested])]
-    else:
-        groups = [(None, tested, K_full)]
-
+    # groups of SNPs that share a kinship: all SNPs, or one group per chromosome with LOCO (built above)
     null_models = {}
     eig = None
     if lm_res is not None:
@@ -310,9 +441,11 @@ def _gwas_compute(
             res[f][tested] = v[tested]
         groups = []
     bar = progress(total=len(tested), desc=f"gwas ({method})", unit="SNP", **({} if groups else {"disable": True}))
-    for chrom, idx_g, K in groups:
+    for chrom, idx_g, kin in groups:
         if method == "lmm":
+            K = K_full if kin is None else kin(chrom)
             evals, U = eigen_kinship(K[np.ix_(rows, rows)])
+            del K
             if chrom is None:
                 eig = (evals, U)
             UtW, Uty = U.T @ W, U.T @ y
@@ -320,21 +453,43 @@ def _gwas_compute(
             null_models[chrom] = null.as_dict()
         for sl in iter_chunks(len(idx_g), chunk_size):
             idx = idx_g[sl]
-            G = genotype_block(gdata.X, rows, idx)
+            G = genotype_block(gdata.X, rows, idx, names=gdata.var_names)
             miss = np.isnan(G)
             if miss.any():
                 mean = np.nanmean(G, 0)
                 G = np.where(miss, mean, G)
             if method == "lmm":
-                out = lmm_chunk(evals, UtW, Uty, (G.T @ U).T, null)  # (U'G) as a view of SNP-major G'U
-                out["pval"] = out.pop("p_wald")
+                coll = collinear_with(W, G)
+                collinear[idx[coll]] = True
+                if not coll.all():
+                    ok = idx[~coll]
+                    Gk = G[:, ~coll] if coll.any() else G
+                    out = lmm_chunk(evals, UtW, Uty, (Gk.T @ U).T, null)  # (U'G) as a view of SNP-major G'U
+                    out["pval"] = out.pop("p_wald")
+                    for f, v in out.items():
+                        res[f][ok] = v
             else:
                 out = lm_chunk(W, y, G)
                 out["pval"] = out.pop("p_wald")
-            for f, v in out.items():
-                res[f][idx] = v
+                collinear[idx[out.pop("collinear")]] = True
+                for f, v in out.items():
+                    res[f][idx] = v
             bar.update(len(idx))
     bar.close()
+
+    n_coll = int(collinear[tested].sum())
+    if n_coll:
+        names = gdata.var_names[tested[collinear[tested]]][:5].tolist()
+        warnings.warn(
+            f"{n_coll} SNP(s) passing the QC are collinear with the covariates {covariates} among the {n} analysed "
+            f"individuals (e.g. {names}; a SNP used as covariate, as in a conditional analysis): not tested, their "
+            "results are NaN.",
+            UserWarning,
+            stacklevel=3,
+        )
+        for v in res.values():
+            v[tested[collinear[tested]]] = np.nan
+        tested = tested[~collinear[tested]]
 
     kin_entry = None
     if computed_k and isinstance(kinship, str):
@@ -362,12 +517,15 @@ def _gwas_compute(
         "n_analysed": n,
         "n_covariates": c,
         "n_snps_tested": len(tested),
+        "n_snps_collinear": n_coll,
         "lambda_gc": lgc,
     }
     if method == "lmm":
         info["null_model"] = null_models[None] if not loco else {str(k): v for k, v in null_models.items()}
     stored = computed_k and isinstance(kinship, str)
-    return _GwasResult(res, info, K_full if stored else None, kin_entry, rows, eig, tested)
+    return _GwasResult(
+        res, info, K_full if stored else None, kin_entry, rows, eig, tested, loco_info if stored else None
+    )
 
 
 def _genotype_view(gdata: AnnData | MuData, layer: str | None, mod: tuple[str, str]) -> tuple[AnnData, bool]:
@@ -426,16 +584,26 @@ def gwas(
     kinship
         The kinship of all individuals, for ``method="lmm"``: an ``obsp`` key, an n_obs x n_obs array, or ``None``.
         When the key is absent the centred kinship is computed as GEMMA ``-gk 1`` does (all individuals, centred
-        over all of them, on the SNPs that pass the QC on the analysed individuals) and stored under that key;
-        ``None`` computes it the same way (even when ``obsp["kinship"]`` exists) without storing it.
+        over all of them, on the SNPs that pass the QC on the analysed individuals) and stored under that key
+        (with ``loco=True`` together with its per-chromosome parts, ``uns[f"{kinship}_loco"]``); ``None`` computes
+        it the same way (even when ``obsp["kinship"]`` exists) without storing it.
     loco
         Leave one chromosome out: SNPs of each chromosome are tested with a kinship built without that
-        chromosome (from ``uns[f"{kinship}_loco"]`` written by :func:`scgenome.pp.kinship` with ``loco=True``,
-        else computed here from the genotypes). Needs ``var["chrom"]`` without missing values. One
-        eigendecomposition per chromosome. With a polygenic phenotype every SNP in LD with the polygenic signal
-        is truly associated and no longer absorbed by the kinship, so lambda_GC is above 1 by design (about
-        1.4-1.8 on simulated polygenic cohorts); on pure noise LOCO stays calibrated (1.08-1.13 measured) while
-        the standard LMM is slightly deflated by proximal contamination (Yang et al. 2014).
+        chromosome, ``(K p - S_c) / (p - p_c)`` from the per-chromosome parts ``S_c`` of the kinship ``K``. With
+        ``kinship`` an ``obsp`` key, the parts are ``uns[f"{kinship}_loco"]`` (written by
+        :func:`scgenome.pp.kinship` with ``loco=True``, or by an earlier ``gwas(loco=True)`` that computed the
+        kinship), which must belong to ``obsp[kinship]`` (same shape, trace and sum of squares, recorded with
+        them; else an error). Without stored parts they are rebuilt from the SNPs and method that
+        ``uns[kinship]`` records (a kinship of :func:`scgenome.pp.kinship` or of an earlier ``gwas``), checked to
+        add up to ``obsp[kinship]``. A key absent from ``obsp``, or ``None``, computes them here on the QC'd SNPs,
+        which must span at least two chromosomes. A kinship array, or an ``obsp`` key with neither parts nor a
+        record of its SNPs, is an error (its parts cannot be known: use ``sg.pp.kinship(..., loco=True)`` or
+        ``kinship=None``). A tested chromosome absent from the parts (it gave no SNP to the kinship, e.g.
+        chromosome X with an autosomal kinship) is tested with the full kinship. Needs ``var["chrom"]`` without
+        missing values. One eigendecomposition per chromosome. With a polygenic phenotype every SNP in LD with the
+        polygenic signal is truly associated and no longer absorbed by the kinship, so lambda_GC is above 1 by
+        design (about 1.4-1.8 on simulated polygenic cohorts); on pure noise LOCO stays calibrated (1.08-1.13
+        measured) while the standard LMM is slightly deflated by proximal contamination (Yang et al. 2014).
     maf, max_missing
         SNP QC on the analysed individuals (GEMMA ``-maf``, ``-miss``): tested SNPs have allele-1 frequency in
         ``[maf, 1 - maf]``, missing rate at most ``max_missing`` and are polymorphic.
@@ -444,17 +612,20 @@ def gwas(
     key_added
         Prefix of the ``var`` columns and ``uns`` key. The ``var[f"{key_added}_..."]`` columns listed under
         Returns that a previous run under the same key wrote are dropped first (other columns are left alone).
+        It must differ from the kinship key (and its ``_loco`` entry), whose ``uns`` entry it would overwrite.
     chunk_size
         SNPs per chunk (memory about ``10 x n x chunk_size`` doubles).
     mod
         Names of the genotype and phenotype modalities of a MuData (ignored for an AnnData).
     copy
-        Return a modified copy (AnnData or MuData) instead of writing into ``gdata``.
+        Return a modified copy (AnnData or MuData) instead of writing into ``gdata``. Not for a backed AnnData
+        (an error, raised before any computing: use ``copy=False`` or ``gdata.to_memory()``).
 
     Returns
     -------
     ``None`` (or the modified copy with ``copy=True``), after setting in the AnnData (for a MuData, in its genotype
-    modality ``mod[0]``), with NaN for SNPs not tested:
+    modality ``mod[0]``), with NaN for SNPs not tested (failing the QC, or collinear with the covariates, see
+    Notes):
 
     - ``var[f"{key_added}_beta"]``, ``_se``: effect of one more copy of ``allele1`` and its standard error
       (LMM: at the SNP's REML lambda);
@@ -471,9 +642,24 @@ def gwas(
       ``pve``, ``pve_se``, ``vg``, ``ve``, ``lambda_reml``, ``lambda_ml``, ``logl_reml``, ``logl_ml``, ``beta``,
       ``beta_se``, ``trace_g``; with ``loco`` one such dict per chromosome), ``n_analysed`` (individuals with the
       phenotype and covariates), ``n_covariates`` (columns of the fixed-effect design, intercept included),
-      ``n_snps_tested``, ``lambda_gc`` (genomic control of the Wald p-values);
+      ``n_snps_tested``, ``n_snps_collinear`` (SNPs passing the QC but collinear with the covariates, not
+      tested), ``lambda_gc`` (genomic control of the Wald p-values);
     - ``obsp[kinship]`` and ``uns[kinship]`` (``params``: ``method``, ``maf``, ``max_missing``, ``n_snps``,
-      ``n_samples_qc``; ``snps``: the SNPs used) when the LMM computed the kinship under an absent key.
+      ``n_samples_qc``; ``snps``: the SNPs used) when the LMM computed the kinship under an absent key, and with
+      ``loco=True`` ``uns[f"{kinship}_loco"]`` (as :func:`scgenome.pp.kinship` writes it).
+
+    Raises
+    ------
+    ValueError
+        Before anything is written (the input is unchanged): bad arguments or obs columns, genotypes outside
+        [0, 2] (missing calls must be NaN, not -9 or -127), a kinship of the wrong shape or with non-finite
+        entries, ``loco=True`` without usable per-chromosome parts (see ``loco``), ``key_added`` equal to the
+        kinship key, ``copy=True`` on a backed AnnData, or no SNP passing the QC.
+
+    Warns
+    -----
+    UserWarning
+        When SNPs passing the QC are collinear with the covariates (see Notes).
 
     Notes
     -----
@@ -484,7 +670,11 @@ def gwas(
     Lambda is searched in [1e-5, 1e5] on GEMMA's grid of 10 log-intervals and refined by Newton steps, for all
     SNPs of a chunk at once with matrix products. Missing genotypes are replaced by the SNP mean over the analysed
     individuals; individuals with a missing (NaN) phenotype or covariate are dropped, and infinite values are an
-    error. Everything is validated before anything is written: on an error the input is unchanged.
+    error. Genotypes must be dosages in [0, 2] or NaN: every block is checked as it is read (numpy, sparse, dask or
+    backed ``X``). A SNP whose (imputed) dosages the covariates explain (residual variance at most 1e-8 of its
+    variance, e.g. the SNP itself used as covariate in a conditional analysis, GEMMA ``-c``) is not tested: its
+    results are NaN, it is not counted in ``n_snps_tested`` and a warning says how many. Everything is validated
+    before anything is written: on an error the input is unchanged.
 
     Examples
     --------
@@ -508,6 +698,13 @@ def gwas(
     >>> int(np.nanargmin(mdata["geno"].var["gwas_pval"]))
     0
     """
+    check_copy_backed(gdata, copy, "sg.tl.gwas")
+    if isinstance(kinship, str) and key_added in (kinship, f"{kinship}_loco"):
+        msg = (
+            f"key_added={key_added!r} collides with the kinship key {kinship!r}: the GWAS summary would overwrite "
+            f"uns[{key_added!r}] (the kinship's own entry). Choose another key_added."
+        )
+        raise ValueError(msg)
     view, is_mu = _genotype_view(gdata, layer, mod)
     out = _gwas_compute(
         view,
@@ -539,6 +736,10 @@ def gwas(
     if out.kinship is not None:
         adata.obsp[kinship] = out.kinship
         adata.uns[kinship] = out.kinship_info
+        if out.loco_info is not None:
+            adata.uns[f"{kinship}_loco"] = out.loco_info
+        else:
+            adata.uns.pop(f"{kinship}_loco", None)  # parts of a kinship no longer stored
     adata.uns[key_added] = out.info
     logger.info(
         "gwas: %d individuals, %d SNPs tested, lambda_GC %.3f",

@@ -555,6 +555,24 @@ def lmm_chunk(
     }
 
 
+#: a SNP whose residual variance after regressing out the covariates is at most this fraction of its variance is
+#: collinear with them: not tested (its effect is not identifiable)
+COLLINEAR_TOL = 1e-8
+
+
+def collinear_with(W: np.ndarray, X: np.ndarray, *, tol: float = COLLINEAR_TOL) -> np.ndarray:
+    """Flag the columns of ``X`` (n x s, no missing) that the covariates ``W`` (n x c) explain.
+
+    A column is collinear when its residual sum of squares after projecting out ``W`` is at most ``tol`` times its
+    centred sum of squares (e.g. the dosage of a SNP used as covariate, in a conditional analysis).
+    """
+    Q, _ = np.linalg.qr(np.asarray(W, dtype=np.float64))
+    X = np.asarray(X, dtype=np.float64)
+    resid = X - Q @ (Q.T @ X)
+    centred = X - X.mean(0)
+    return np.einsum("ns,ns->s", resid, resid) <= tol * np.einsum("ns,ns->s", centred, centred)
+
+
 def lm_chunk(W: np.ndarray, y: np.ndarray, X: np.ndarray) -> dict[str, np.ndarray]:
     """GEMMA ``-lm 4`` (ordinary least squares): Wald, likelihood-ratio and score tests for each column of ``X``."""
     return lm_from_sums(W, y, W.T @ X, np.einsum("ns,ns->s", X, X), y @ X)
@@ -653,12 +671,18 @@ def linear_sums(X, rows, a, b, Vt):  # pragma: no cover - compiled
 def lm_from_sums(
     W: np.ndarray, y: np.ndarray, WtX: np.ndarray, xx: np.ndarray, xy: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """:func:`lm_chunk` from the products ``W'X`` (c, s), ``diag(X'X)`` and ``X'y`` of the (imputed) genotypes."""
+    """:func:`lm_chunk` from the products ``W'X`` (c, s), ``diag(X'X)`` and ``X'y`` of the (imputed) genotypes.
+
+    ``W``'s first column is the intercept. SNPs collinear with ``W`` (residual sum of squares at most
+    ``COLLINEAR_TOL`` times the centred one) get NaN results and ``True`` in the returned ``collinear``.
+    """
     n, c = W.shape
     WtW_inv = np.linalg.inv(W.T @ W)
     Wty = W.T @ y
     B = WtW_inv @ WtX
     p_xx = xx - np.einsum("cs,cs->s", WtX, B)
+    collinear = p_xx <= COLLINEAR_TOL * (xx - WtX[0] * WtX[0] / n)
+    p_xx = np.where(collinear, np.nan, p_xx)
     p_xy = xy - Wty @ B
     p_yy = y @ y - Wty @ WtW_inv @ Wty
     df = n - c - 1
@@ -669,7 +693,7 @@ def lm_from_sums(
     p_wald = stats.f.sf((p_yy - px_yy) * tau, 1, df)
     p_score = stats.f.sf(n * p_xy * p_xy / (p_yy * p_xx), 1, df)
     p_lrt = stats.chi2.sf(np.maximum(n * (np.log(p_yy) - np.log(px_yy)), 0.0), 1)
-    return {"beta": beta, "se": se, "p_wald": p_wald, "p_lrt": p_lrt, "p_score": p_score}
+    return {"beta": beta, "se": se, "p_wald": p_wald, "p_lrt": p_lrt, "p_score": p_score, "collinear": collinear}
 
 
 def lambda_gc(p: np.ndarray) -> float:
@@ -685,7 +709,9 @@ def lambda_gc(p: np.ndarray) -> float:
 
 
 __all__ = [
+    "COLLINEAR_TOL",
     "NullModel",
+    "collinear_with",
     "eigen_kinship",
     "fit_null",
     "lambda_gc",
