@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..._logging import logger
 from ..._utils import child_seed, geno_modality, get_rng, pheno_table
-from ..._validation import check_nonempty, check_var_columns
+from ..._validation import check_dosages, check_nonempty, check_var_columns
 from .._gwas._api import _design, _gwas_compute, _GwasResult
 from ._hmm import chain_tables, fit_hmm, sample_hmm
 from ._pheno import centred_snps, copula_fit, copula_sample, fit_pheno, is_binary, kinship_eig, sample_pheno
@@ -27,12 +27,70 @@ HIT_THRESHOLDS = (1e-8, 5e-8, 1e-5)
 
 # ----------------------------------------------------------------------------------------------- helpers
 def _dense(X) -> np.ndarray:
-    """Dense float64 copy of a genotype matrix (numpy, scipy sparse or dask)."""
+    """Dense float64 copy of a genotype matrix (numpy, scipy sparse, dask, or a backed HDF5/zarr array)."""
     if hasattr(X, "compute"):
         X = X.compute()
+    if hasattr(X, "to_memory"):  # a backed sparse dataset (``read_h5ad(..., backed="r")`` with a CSR/CSC X)
+        X = X.to_memory()
     if hasattr(X, "toarray"):
         X = X.toarray()
     return np.asarray(X, dtype=np.float64)
+
+
+def _in_memory(adata: AnnData) -> AnnData:
+    """``adata`` itself, or for backed genotypes (``read_h5ad(..., backed="r")``) a light in-memory AnnData.
+
+    Backed genotypes (a backed AnnData, or the genotype modality of a backed MuData) are read once: a CSR/CSC ``X``
+    as the scipy sparse matrix, a dense one as numpy. The light AnnData shares ``obs`` and ``var`` (nothing else).
+    """
+    import scipy.sparse as sp
+    from anndata import AnnData
+
+    X = adata.X
+    in_memory = X is None or isinstance(X, np.ndarray) or sp.issparse(X) or hasattr(X, "compute")
+    if in_memory and not getattr(adata, "isbacked", False):
+        return adata
+    X = X.to_memory() if hasattr(X, "to_memory") else np.asarray(X[...])
+    return AnnData(X, obs=adata.obs, var=adata.var)
+
+
+def _check_int(name: str, value, lo: int, hi: int | None = None) -> int:
+    """``value`` as an ``int``; raise unless it is a whole number (not a bool or a string) in ``[lo, hi]``."""
+    ok = isinstance(value, int | np.integer | float | np.floating) and not isinstance(value, bool | np.bool_)
+    if ok and isinstance(value, float | np.floating):
+        ok = bool(np.isfinite(value)) and float(value).is_integer()
+    if not ok:
+        msg = f"{name} must be an integer, got {value!r}."
+        raise ValueError(msg)
+    v = int(value)
+    if v < lo or (hi is not None and v > hi):
+        what = f"at least {lo}" if hi is None else f"between {lo} and {hi}"
+        msg = f"{name} must be {what}, got {value!r}."
+        raise ValueError(msg)
+    return v
+
+
+def _check_float(
+    name: str, value, lo: float = -np.inf, hi: float = np.inf, *, lo_open: bool = False, hi_open: bool = False
+) -> float:
+    """Raise unless ``value`` is a finite number (not a bool or a string) in the interval from ``lo`` to ``hi``."""
+    ok = isinstance(value, int | np.integer | float | np.floating) and not isinstance(value, bool | np.bool_)
+    v = float(value) if ok else np.nan
+    if not (np.isfinite(v) and (lo < v if lo_open else lo <= v) and (v < hi if hi_open else v <= hi)):
+        if lo == 0 and hi == np.inf:
+            what = "a positive finite number" if lo_open else "a non-negative finite number"
+        else:
+            what = f"a number in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+        msg = f"{name} must be {what}, got {value!r}."
+        raise ValueError(msg)
+    return v
+
+
+def _check_bool(name: str, value) -> None:
+    """Raise unless ``value`` is ``True`` or ``False`` (a string such as ``"no"`` would count as true)."""
+    if not isinstance(value, bool | np.bool_):
+        msg = f"{name} must be True or False, got {value!r}."
+        raise ValueError(msg)
 
 
 def mean_impute(X: np.ndarray, miss: np.ndarray | None = None) -> np.ndarray:
@@ -199,34 +257,40 @@ def synthesize(
     ----------
     gdata
         Real genotype AnnData (individuals x SNPs; ``var`` with ``chrom`` and ``cm`` and/or ``pos``), or a
-        MuData with genotype and phenotype modalities (names in ``mod``).
+        MuData with genotype and phenotype modalities (names in ``mod``). ``X`` holds dosages in [0, 2] (NaN for a
+        missing call; anything else, such as -1 or -9 for missing or a 1/2/3 coding, is an error; non-integer
+        dosages are rounded), dense, scipy sparse, dask or backed (``read_h5ad(..., backed="r")``: read into memory
+        once).
     phenotypes
-        Phenotype column(s) of ``obs`` (of the phenotype modality: its ``var_names`` or ``obs``) to model.
+        Phenotype column(s) of ``obs`` (of the phenotype modality: its ``var_names`` or ``obs``) to model. Neither
+        they nor the covariates may be named ``synth_group`` or ``synth_population`` (columns of the output).
     covariates
         Covariate column(s) (binary or quantitative) drawn jointly through a Gaussian copula; the phenotype
         models adjust for them.
     n_individuals
-        Synthetic cohort size (default: as many as the input).
+        Synthetic cohort size, a positive integer (default: as many as the input).
     method
         Generator: ``"hmm"`` (diploid haplotype-cluster HMM).
     n_states
-        Privacy knob: number of haplotype clusters ``K`` per locus (8 suits a cross of 8 founder strains;
+        Privacy knob: number of haplotype clusters ``K`` per locus, an integer of at least 2 (8 suits a cross of
+        8 founder strains;
         the fit costs ``K^2`` per locus). More states reproduce finer LD (utility) and bring synthetic
         genomes closer to real ones (privacy).
     recombination_scale
         Privacy knob: multiplies the switching (off-diagonal) part of the cluster transitions when
-        sampling. Above 1, synthetic haplotypes switch cluster more often: shorter shared segments
+        sampling (positive). Above 1, synthetic haplotypes switch cluster more often: shorter shared segments
         (privacy) and weaker long-range LD (utility).
     emission_noise
         Privacy knob: Beta pseudo-count (haplotypes) pulling each cluster's allele frequency towards the
-        locus' frequency; larger adds per-SNP noise (privacy) and weakens LD (utility).
+        locus' frequency (positive); larger adds per-SNP noise (privacy) and weakens LD (utility).
     n_groups
-        Population-structure groups (k-means on the top ``max(10, n_groups)`` genotype PCs); each has its own
-        cluster transitions along the genome, which reproduces genome-wide structure (relatedness, PCs and
-        the structure-driven hits of a linear-model GWAS).
+        Population-structure groups, an integer from 1 to the number of individuals (k-means on the top
+        ``max(10, n_groups)`` genotype PCs; a cohort of fewer than ``2 * min_group_size`` is one group); each has
+        its own cluster transitions along the genome, which reproduces genome-wide structure (relatedness, PCs
+        and the structure-driven hits of a linear-model GWAS).
     min_group_size
-        Privacy knob: groups smaller than this merge into their nearest group (no family-sized groups); also
-        the smallest population ``populations`` may fit apart.
+        Privacy knob: groups smaller than this (a positive integer) merge into their nearest group (no
+        family-sized groups); also the smallest population ``populations`` may fit apart.
     populations
         Differentiated populations: an ``obs`` column of labels (ancestry, strain; missing labels are an error) or
         a number of k-means clusters on the top genotype PCs (clusters smaller than ``min_group_size`` merge into
@@ -251,7 +315,7 @@ def synthesize(
         attack AUC 0.55-0.57, 0.66-0.69 and 0.56-0.57.
     group_pooling
         Privacy knob: each group's cluster transitions are pooled with this many times its share of all
-        groups' transitions (0: the group alone, full structure; 1: half within the group). Less pooling
+        groups' transitions (non-negative; 0: the group alone, full structure; 1: half within the group). Less pooling
         reproduces more structure (utility) and brings synthetic genomes closer to their group (privacy).
     match_heterozygosity
         Two haplotypes drawn independently from one group's chain share clusters more often than a real
@@ -259,14 +323,15 @@ def synthesize(
         from the first one's cluster by the factor (``uns["synthesis"]["hmm"]["pair_repulsion"]``) at
         which trial cohorts match the real mean heterozygosity.
     min_cluster_size
-        Privacy knob: a cluster carried by fewer training haplotypes (expected count) at a locus cannot be
-        entered there.
+        Privacy knob: a cluster carried by fewer training haplotypes (expected count; non-negative) at a locus
+        cannot be entered there.
     lead_pvalue
-        Real-GWAS p-value below which clumped lead SNPs become fixed effects of the phenotype model.
+        Real-GWAS p-value below which clumped lead SNPs become fixed effects of the phenotype model, in (0, 1).
+        Looser than 1e-3 logs a warning: the loci of many weak leads may take too much of the genetic variance.
     lead_window
-        Clumping window (in the map unit: cM, else Mb) around each lead SNP.
+        Clumping window (in the map unit: cM, else Mb) around each lead SNP (positive).
     locus_pvalue
-        SNPs within ``lead_window`` of a lead with real p below this form the lead locus: they enter the
+        SNPs within ``lead_window`` of a lead with real p below this (in (0, 1]) form the lead locus: they enter the
         phenotype model as fixed effects with calibrated statistics, at most one per 10 phenotyped
         individuals in each locus (the strongest first). The default 1 takes every SNP of the window: the
         whole local association profile is reproduced, including the SNPs near (but not past) the
@@ -320,7 +385,7 @@ def synthesize(
         reproduces the structure-driven hits of a linear-model GWAS); ``"draw"``, one posterior draw
         (Matheron's rule: a random polygenic background with the real covariance).
     n_iter
-        EM iterations of the HMM.
+        EM iterations of the HMM (a positive integer).
     mod
         Names of the genotype and phenotype modalities of a MuData.
     rng
@@ -328,25 +393,48 @@ def synthesize(
 
     Returns
     -------
-    A new AnnData (or MuData with the genotype and phenotype modalities when given one) with
+    A new AnnData (or, for a MuData, a MuData: see the last item) with
 
-    - ``X``: synthetic dosages in the input's dtype (0, 1, 2; no missing values, except SNPs without a single
-      observed genotype in the input, which stay missing);
+    - ``X``: synthetic dosages (0, 1, 2; no missing values, except SNPs without a single observed genotype in
+      the input, which stay missing), a dense numpy array whatever the input's layout (sparse, dask, backed),
+      in the input's dtype when it is a float dtype (float16, float32, float64) and float32 otherwise (integer
+      dosages such as int8 or uint8: the missing SNPs need NaN);
     - ``var``: a copy of the input's ``var``;
-    - ``obs``: synthetic ids ``syn0, syn1, ...``, the phenotype and covariate columns (missing values
+    - ``obs``: synthetic ids ``syn0, syn1, ...``, the phenotype and covariate columns (float64; missing values
       follow whole rows of the real missingness pattern), ``synth_group`` (structure group) and, with
       ``populations``, ``synth_population``;
-    - ``uns["synthesis"]``: ``params`` (all options), ``phenotype_models`` (per phenotype: binary, vg, ve,
-      lead SNPs and effects, covariate effects, locus ridges (``locus_ridge``; ``locus_joint``: the loci solved
-      jointly) and variances, polygenic and noise scales, calibration
-      errors ``locus_t_rms_error_first`` and ``locus_t_rms_error``, ``label_swaps`` and ``label_swap_snps``
-      (binary), ``locus_pvalue_used``,
-      ``locus_snps_constant`` where any), ``hmm``
-      (fitted jump rate per chromosome, log-likelihood, number of groups fitted, ``pair_repulsion``; with
-      ``populations``, their names under ``populations``; ``population_scope="genome"``: ``rho`` and
-      ``pair_repulsion`` per population; ``"loci"``: the shared model's, and ``population_snps`` (SNPs in the
-      lead windows), ``population_chromosomes`` (chromosomes the population models are fitted on),
-      ``population_rho`` and ``population_pair_repulsion`` per population), ``map_unit``.
+    - ``uns["synthesis"]``:
+
+      - ``params``: the options (``method``, ``n_states``, ``recombination_scale``, ``emission_noise``,
+        ``n_groups``, ``min_group_size``, ``group_pooling``, ``match_heterozygosity``, ``min_cluster_size``,
+        ``lead_pvalue``, ``lead_window``, ``hit_thresholds``, ``subthreshold_pvalue``, ``locus_pvalue``,
+        ``exact_effects``, ``match_pve``, ``polygenic``, ``n_iter``, ``phenotypes``, ``covariates``, and with
+        ``populations`` also ``populations`` and ``population_scope``; not ``n_individuals``, the output's
+        ``n_obs``, nor ``mod`` and ``rng``) and ``n_real``, the number of real individuals;
+      - ``phenotype_models``, per phenotype: ``binary``, ``vg``, ``ve`` and ``pve`` (the real null model),
+        ``prevalence`` (binary traits; NaN otherwise), ``lead_snps``, ``locus_snps`` (the SNPs whose effects are
+        fixed, ``subthreshold_snps`` included), ``subthreshold_snps``, ``locus_effects_gls``,
+        ``covariate_effects`` (per covariate), ``locus_var_real`` (the loci's variance in the real fit),
+        ``genetic_var_target``, ``locus_var``, ``polygenic_scale``, ``residual_scale`` (a quantitative trait's
+        scale matching the synthetic null model's ``vg`` and ``ve`` to the real ones; 1 for binary traits),
+        ``locus_pvalue_used``; with locus statistics matched (``exact_effects``, locus SNPs, at least 10
+        synthetic individuals with a value) ``locus_ridge`` (per locus) and ``locus_joint`` (the loci solved
+        jointly), ``hit_margin_snps``, ``locus_t_rms_error_first`` and ``locus_t_rms_error`` (calibration errors
+        before and after the rounds), and for binary traits ``label_swaps`` and ``label_swap_snps``; with a PVE
+        matched (``match_pve``, as many individuals) ``polygenic_scale_pve`` and ``noise_scale_pve``, and for
+        binary traits ``pve_error``; ``locus_snps_constant`` where any;
+      - ``hmm``: fitted jump rate per chromosome (``rho``), ``loglik``, ``n_groups_fitted``, ``pair_repulsion``;
+        with ``populations``, their names under ``populations``; ``population_scope="genome"``: ``rho`` and
+        ``pair_repulsion`` per population; ``"loci"``: the shared model's, and ``population_snps`` (SNPs in
+        the lead windows), ``population_chromosomes`` (chromosomes the population models are fitted on),
+        ``population_rho`` and ``population_pair_repulsion`` per population;
+      - ``map_unit``: ``"cM"``, ``"Mb"`` or ``"index"`` (the map distances the HMM and the windows use).
+
+    For a MuData input, a MuData with two modalities (names in ``mod``): the genotype modality is the AnnData
+    above (its ``obs`` with every column, ``uns["synthesis"]`` included), and the phenotype modality's ``X``
+    (float64) holds the phenotype columns, then the covariate columns (``var_names`` in that order; the
+    covariates go there whether they came from the phenotype modality's ``X`` or its ``obs``), its ``obs``
+    without columns.
 
     Notes
     -----
@@ -394,11 +482,43 @@ def synthesize(
         ptab = geno.obs
     check_nonempty(geno, "genotype AnnData")
     check_var_columns(geno, ["chrom"])
+    n = geno.n_obs
     if polygenic not in ("mean", "draw"):
         msg = f"polygenic must be 'mean' or 'draw', got {polygenic!r}."
         raise ValueError(msg)
     if method != "hmm":
         msg = f"method={method!r} is not supported; use 'hmm'."
+        raise ValueError(msg)
+    if population_scope not in ("loci", "genome"):
+        msg = f"population_scope must be 'loci' or 'genome', got {population_scope!r}."
+        raise ValueError(msg)
+    # the integer knobs (whole numbers: not a bool, 2.5 or "20") and the real-valued ones in their documented ranges
+    m = _check_int("n_individuals", n_individuals, 1) if n_individuals is not None else n
+    n_states = _check_int("n_states", n_states, 2)
+    n_iter = _check_int("n_iter", n_iter, 1)
+    n_groups = _check_int("n_groups", n_groups, 1)
+    min_group_size = _check_int("min_group_size", min_group_size, 1)
+    if n_groups > n and n >= 2 * min_group_size:  # (a cohort under 2 * min_group_size is one group, unclustered)
+        msg = f"n_groups must be at most the number of individuals ({n}), got {n_groups}."
+        raise ValueError(msg)
+    _check_populations(geno, ptab, populations, min_group_size)
+    for name, v in [("recombination_scale", recombination_scale), ("emission_noise", emission_noise)]:
+        _check_float(name, v, 0.0, lo_open=True)
+    for name, v in [("group_pooling", group_pooling), ("min_cluster_size", min_cluster_size)]:
+        _check_float(name, v, 0.0)
+    _check_float("lead_pvalue", lead_pvalue, 0.0, 1.0, lo_open=True, hi_open=True)
+    _check_float("lead_window", lead_window, 0.0, lo_open=True)
+    _check_float("locus_pvalue", locus_pvalue, 0.0, 1.0, lo_open=True)
+    _check_float("subthreshold_pvalue", subthreshold_pvalue, 0.0, 1.0, hi_open=True)
+    for name, v in [
+        ("match_heterozygosity", match_heterozygosity),
+        ("exact_effects", exact_effects),
+        ("match_pve", match_pve),
+    ]:
+        _check_bool(name, v)
+    hit_thresholds = tuple(float(x) for x in np.atleast_1d(np.asarray(hit_thresholds, dtype=float)))
+    if not all(0.0 < x < 1.0 for x in hit_thresholds):
+        msg = f"hit_thresholds must be p-values in (0, 1), got {hit_thresholds}."
         raise ValueError(msg)
     phenotypes = [phenotypes] if isinstance(phenotypes, str) else list(phenotypes or [])
     covariates = [covariates] if isinstance(covariates, str) else list(covariates or [])
@@ -406,6 +526,13 @@ def synthesize(
     missing = [c for c in phenotypes + covariates if c not in ptab.columns]
     if missing:
         msg = f"Phenotype/covariate column(s) {missing} not found; available: {list(ptab.columns)}."
+        raise ValueError(msg)
+    clash = [c for c in phenotypes + covariates if c in ("synth_group", "synth_population")]
+    if clash:
+        msg = (
+            f"Phenotype/covariate column(s) {clash} clash with the columns synthesize writes to the output's obs "
+            "(synth_group, synth_population); rename them."
+        )
         raise ValueError(msg)
     for c in phenotypes + covariates:
         if not pd.api.types.is_numeric_dtype(ptab[c]):
@@ -418,44 +545,24 @@ def synthesize(
     if both:
         msg = f"Column(s) {both} are listed both as phenotypes and as covariates."
         raise ValueError(msg)
+    # backed genotypes (read_h5ad(..., backed="r"), or a backed MuData's genotype modality): read into memory once
+    geno = _in_memory(geno)
     for ph in phenotypes:
         # the GWAS inside needs enough complete rows, a varying phenotype and non-collinear covariates: checked
         # here, before the genotype model is fitted
         _design(_gwas_view(geno, ptab, ph, covariates), ph, covariates)
-    for name, v, lo in [
-        ("n_states", n_states, 2),
-        ("n_iter", n_iter, 1),
-        ("n_groups", n_groups, 1),
-    ]:
-        if int(v) < lo:
-            msg = f"{name} must be at least {lo}, got {v}."
-            raise ValueError(msg)
-    hit_thresholds = tuple(float(x) for x in np.atleast_1d(np.asarray(hit_thresholds, dtype=float)))
-    if not all(0.0 < x < 1.0 for x in hit_thresholds):
-        msg = f"hit_thresholds must be p-values in (0, 1), got {hit_thresholds}."
-        raise ValueError(msg)
-    if not 0 <= subthreshold_pvalue < 1:
-        msg = f"subthreshold_pvalue must be in [0, 1), got {subthreshold_pvalue}."
-        raise ValueError(msg)
-    if population_scope not in ("loci", "genome"):
-        msg = f"population_scope must be 'loci' or 'genome', got {population_scope!r}."
-        raise ValueError(msg)
-    if not group_pooling >= 0:
-        msg = f"group_pooling must be non-negative, got {group_pooling}."
-        raise ValueError(msg)
-    for name, v in [("recombination_scale", recombination_scale), ("emission_noise", emission_noise)]:
-        if not v > 0:
-            msg = f"{name} must be positive, got {v}."
-            raise ValueError(msg)
-    n = geno.n_obs
-    m = int(n_individuals) if n_individuals is not None else n
-    if m < 1:
-        msg = f"n_individuals must be positive, got {n_individuals}."
-        raise ValueError(msg)
+    # the genotypes: dosages in [0, 2] or NaN (a -1 or -9 for a missing call, or 1/2/3 coding, would be clipped)
+    X = _dense(geno.X)
+    check_dosages(X, names=geno.var_names, what="genotypes")
+    if phenotypes and lead_pvalue > 1e-3:
+        logger.warning(
+            "lead_pvalue=%g is looser than 1e-3: the clumped leads (and their loci) become fixed effects and may take "
+            "too much of the genetic variance, leaving little to the polygenic term.",
+            lead_pvalue,
+        )
     rng = get_rng(rng)
 
     # ---------------- genotypes
-    X = _dense(geno.X)
     miss = np.isnan(X)
     codes = np.where(miss, 3, np.clip(np.rint(np.nan_to_num(X)), 0, 2)).astype(np.int8)
     order, slices, dist, unit = chrom_layout(geno.var)
@@ -720,7 +827,7 @@ def synthesize(
         from mudata import MuData
 
         pheno = AnnData(
-            obs[[*phenotypes, *covariates]].to_numpy(dtype=np.float32)
+            obs[[*phenotypes, *covariates]].to_numpy(dtype=np.float64)
             if phenotypes or covariates
             else np.zeros((m, 0)),
             obs=pd.DataFrame(index=obs.index),
@@ -850,12 +957,13 @@ def _genotypes_at_loci(
     return scodes, syn_group, syn_pop, info
 
 
-def _population_labels(
-    Ximp: np.ndarray, geno: AnnData, ptab: pd.DataFrame, populations: str | int | None, min_size: int
-) -> tuple[np.ndarray | None, list[str]]:
-    """Return the population codes ``0..P-1`` of the individuals and their names (``None`` for one population)."""
+def _check_populations(geno: AnnData, ptab: pd.DataFrame, populations, min_size: int) -> pd.Series | int | None:
+    """Raise unless ``populations`` is ``None``, a complete label column or a positive number of clusters.
+
+    Return the column (each label with at least ``min_size`` individuals), the number of clusters, or ``None``.
+    """
     if populations is None:
-        return None, []
+        return None
     if isinstance(populations, str):
         col = ptab[populations] if populations in ptab.columns else geno.obs.get(populations)
         if col is None:
@@ -864,8 +972,7 @@ def _population_labels(
         if col.isna().any():
             msg = f"populations column {populations!r} has {int(col.isna().sum())} missing labels."
             raise ValueError(msg)
-        names, codes = np.unique(col.astype(str).to_numpy(), return_inverse=True)
-        sizes = np.bincount(codes)
+        names, sizes = np.unique(col.astype(str).to_numpy(), return_counts=True)
         if (sizes < min_size).any():
             small = {str(names[i]): int(sizes[i]) for i in np.flatnonzero(sizes < min_size)}
             msg = (
@@ -873,14 +980,29 @@ def _population_labels(
                 "merge them or lower min_group_size."
             )
             raise ValueError(msg)
+        return col
+    number = isinstance(populations, int | np.integer | float | np.floating) and not isinstance(
+        populations, bool | np.bool_
+    )
+    if not number or not np.isfinite(populations) or int(populations) != populations or populations < 1:
+        msg = f"populations must be an obs column or a positive number of clusters, got {populations!r}."
+        raise ValueError(msg)
+    return int(populations)
+
+
+def _population_labels(
+    Ximp: np.ndarray, geno: AnnData, ptab: pd.DataFrame, populations: str | int | None, min_size: int
+) -> tuple[np.ndarray | None, list[str]]:
+    """Return the population codes ``0..P-1`` of the individuals and their names (``None`` for one population)."""
+    pops = _check_populations(geno, ptab, populations, min_size)
+    if pops is None:
+        return None, []
+    if isinstance(pops, pd.Series):
+        names, codes = np.unique(pops.astype(str).to_numpy(), return_inverse=True)
         names = [str(x) for x in names]
     else:
-        k = int(populations)
-        if k != populations or k < 1:
-            msg = f"populations must be an obs column or a positive number of clusters, got {populations!r}."
-            raise ValueError(msg)
         # its own generator: the clusters do not depend on (nor shift) the synthesis seed
-        codes = structure_groups(Ximp, k, min_size, np.random.default_rng(0))
+        codes = structure_groups(Ximp, pops, min_size, np.random.default_rng(0))
         names = [str(i) for i in range(int(codes.max()) + 1)]
     if len(names) == 1:
         return None, []

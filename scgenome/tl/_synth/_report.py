@@ -11,7 +11,17 @@ import pandas as pd
 from ..._logging import logger
 from ..._utils import child_seed, geno_modality, geno_view, get_rng, progress
 from ..._validation import check_nonempty
-from ._api import HIT_THRESHOLDS, _coords, _dense, _lead_windows, mean_impute, run_gwas
+from ._api import (
+    HIT_THRESHOLDS,
+    _check_float,
+    _check_int,
+    _coords,
+    _dense,
+    _in_memory,
+    _lead_windows,
+    mean_impute,
+    run_gwas,
+)
 from ._pheno import column_blocks
 
 if TYPE_CHECKING:
@@ -85,7 +95,10 @@ def _auc(pos: np.ndarray, neg: np.ndarray) -> float:
 
 
 def ld_pairs(X: np.ndarray, coord_bp: np.ndarray, chrom: np.ndarray, max_dist: float) -> tuple:
-    """Return the indices (i, j) of SNP pairs on the same chromosome within ``max_dist`` (bp), and their distance."""
+    """Return the indices (i, j) of SNP pairs on the same chromosome within ``max_dist`` (bp), and their distance.
+
+    Empty arrays when no two SNPs are that close (a low-density panel).
+    """
     ii, jj, dd = [], [], []
     for c in pd.unique(chrom):
         idx = np.where((chrom == c) & np.isfinite(coord_bp))[0]
@@ -98,6 +111,8 @@ def ld_pairs(X: np.ndarray, coord_bp: np.ndarray, chrom: np.ndarray, max_dist: f
             ii.append(idx[:-k][ok])
             jj.append(idx[k:][ok])
             dd.append((x[k:] - x[:-k])[ok])
+    if not ii:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
     return np.concatenate(ii), np.concatenate(jj), np.concatenate(dd)
 
 
@@ -143,6 +158,11 @@ def window_match_share(real_codes: np.ndarray, syn_codes: np.ndarray, slices: li
 
 
 # ----------------------------------------------------------------------------------------------- API
+def _nanmean(values: np.ndarray) -> float:
+    """``np.nanmean`` of ``values``, NaN (without a warning) when none is defined."""
+    return float(np.nanmean(values)) if (~np.isnan(values)).any() else float("nan")
+
+
 def _finite_stat(values: pd.Series, stat: str) -> float:
     """``values.<stat>()`` over the defined values, NaN (without a warning) when there are none."""
     values = values.dropna()
@@ -174,7 +194,8 @@ def synthesis_report(
     ----------
     real
         The real genotype AnnData with the phenotype (and covariates) in ``obs``, or a MuData with
-        genotype and phenotype modalities (``mod``); all real individuals (training and holdout).
+        genotype and phenotype modalities (``mod``); all real individuals (training and holdout). Backed genotypes
+        (``read_h5ad(..., backed="r")``, dense or sparse) are read into memory once, up front.
     synthetic
         The synthetic cohort (same ``var``), e.g. from :func:`scgenome.tl.synthesize` (an AnnData, or the
         MuData it returns for a MuData).
@@ -183,25 +204,32 @@ def synthesis_report(
     covariates
         Covariate columns (in both ``obs``).
     holdout
-        Real individuals the synthesis did NOT see: an ``obs`` boolean column name, obs names, or a boolean
-        mask. The others are the training set. Without it, the privacy tables compare with all real
-        individuals and the membership-inference numbers are NaN.
+        Real individuals the synthesis did NOT see, the others being the training set: the name of a boolean
+        ``obs`` column (every value True or False: missing values, 0/1 or labels are an error), obs names
+        (strings), a boolean mask (numpy, by position) or a boolean pandas Series (matched to the individuals by
+        its index, which must hold each obs name once). Integer arrays (a 0/1 mask, positions) are an error:
+        they would read as obs names. Without it, the privacy tables compare with all real individuals and
+        the membership-inference numbers are NaN.
     method
         GWAS run on both cohorts with :func:`scgenome.tl.gwas`: ``"lmm"`` or ``"linear"``.
     thresholds
-        P-value thresholds of the hit classes.
+        P-value thresholds of the hit classes: distinct, each in (0, 1).
     n_subsamples
-        Random subsamples of the real cohort (of ``subsample_fraction``) giving the replication floor.
+        Random subsamples of the real cohort (of ``subsample_fraction``) giving the replication floor (a positive
+        integer).
     subsample_fraction
-        Size of each real subsample.
+        Size of each real subsample, in (0, 1).
     locus_gap
-        Hits closer than this (map unit of ``var``: cM, else Mb) form one locus; loci within it match.
+        Hits closer than this (map unit of ``var``: cM, else Mb; non-negative) form one locus; loci within it match.
     ld_max_dist
-        Largest SNP-pair distance (bp, from ``var["pos"]``) in the LD comparison.
+        Largest SNP-pair distance (bp, from ``var["pos"]``; positive) in the LD comparison. Without any SNP pair
+        that close (a low-density panel), the LD rows of ``"fidelity"`` are NaN and the ``"ld_decay"`` bins hold
+        no pairs.
     window
-        Width (SNPs) of the local exact-match membership attack.
+        Width (SNPs, a positive integer) of the local exact-match membership attack.
     n_segment_neighbours
-        Nearest real individuals searched for the longest identical segment of each synthetic one.
+        Nearest real individuals searched for the longest identical segment of each synthetic one (a positive
+        integer).
     key_added
         Key in ``synthetic.uns`` for the report (for a MuData, the ``uns`` of its genotype modality).
     mod
@@ -232,7 +260,8 @@ def synthesis_report(
       ``pca_centroid_dist`` (in real SD units), ``pca_sd_ratio_pc1``, ``pca_sd_ratio_pc2`` (synthetic / real
       SD); ``kinship_p99_real``, ``kinship_p99_synthetic`` (fidelity and privacy leave out SNPs without a
       single genotype in either cohort);
-    - ``"ld_decay"``: distance bin, mean r^2 real and synthetic, number of pairs;
+    - ``"ld_decay"``: 20 distance bins up to ``ld_max_dist`` (``distance``, the bin's middle), mean r^2 real
+      and synthetic (``r2_real``, ``r2_synthetic``; NaN for a bin without pairs), number of pairs (``n_pairs``);
     - ``"kinship"``: off-diagonal kinship quantiles, real vs synthetic;
     - ``"af"``: per-SNP allele frequency, real and synthetic (NaN for SNPs without genotypes);
     - ``"pca"``: PC1, PC2 of the projected half of the training individuals and of the synthetic ones
@@ -279,9 +308,14 @@ def synthesis_report(
     if not thresholds or not all(0 < t < 1 for t in thresholds):
         msg = f"thresholds must be one or more p-values in (0, 1), got {thresholds}."
         raise ValueError(msg)
-    if int(n_subsamples) < 1:
-        msg = f"n_subsamples must be at least 1 (the replication floor needs a real subsample), got {n_subsamples}."
+    if len(set(thresholds)) < len(thresholds):
+        msg = f"thresholds must be distinct p-values, got {thresholds}."
         raise ValueError(msg)
+    n_subsamples = _check_int("n_subsamples", n_subsamples, 1)  # the replication floor needs a real subsample
+    window = _check_int("window", window, 1)
+    n_segment_neighbours = _check_int("n_segment_neighbours", n_segment_neighbours, 1)
+    _check_float("locus_gap", locus_gap, 0.0)
+    _check_float("ld_max_dist", ld_max_dist, 0.0, lo_open=True)
     covariates = [covariates] if isinstance(covariates, str) else list(covariates or [])
     for name, ad in [("real", real), ("synthetic", synthetic)]:
         missing = [c for c in [phenotype, *covariates] if c not in ad.obs.columns]
@@ -294,10 +328,10 @@ def synthesis_report(
     if method not in ("lmm", "linear"):
         msg = f"method must be 'lmm' or 'linear', got {method!r}."
         raise ValueError(msg)
-    if not 0 < subsample_fraction < 1:
-        msg = f"subsample_fraction must be in (0, 1), got {subsample_fraction}."
-        raise ValueError(msg)
+    _check_float("subsample_fraction", subsample_fraction, 0.0, 1.0, lo_open=True, hi_open=True)
     ho_mask = _holdout_mask(real, holdout)
+    # backed genotypes (read_h5ad(..., backed="r"), or a backed MuData) are read into memory once, after the checks
+    real, synthetic = _in_memory(real), _in_memory(synthetic)
     rng = get_rng(rng)
 
     var = real.var
@@ -380,15 +414,16 @@ def synthesis_report(
     pi, pj, D = ld_pairs(Xtr, pos, chrom, ld_max_dist)
     r2r, r2s = pair_r2(Xtr, pi, pj), pair_r2(Xs, pi, pj)
     fid["ld_r2_corr"] = _corr(r2r, r2s)
-    fid["ld_r2_mean_real"] = float(np.nanmean(r2r))
-    fid["ld_r2_mean_synthetic"] = float(np.nanmean(r2s))
+    # no SNP pairs within ld_max_dist (a low-density panel): NaN means and an LD-decay table without pairs
+    fid["ld_r2_mean_real"] = _nanmean(r2r)
+    fid["ld_r2_mean_synthetic"] = _nanmean(r2s)
     edges = np.linspace(0, ld_max_dist, 21)
     b = np.clip(np.digitize(D, edges) - 1, 0, len(edges) - 2)
     ld_decay = pd.DataFrame(
         {
             "distance": (edges[:-1] + edges[1:]) / 2,
-            "r2_real": [np.nanmean(r2r[b == k]) if (b == k).any() else np.nan for k in range(len(edges) - 1)],
-            "r2_synthetic": [np.nanmean(r2s[b == k]) if (b == k).any() else np.nan for k in range(len(edges) - 1)],
+            "r2_real": [_nanmean(r2r[b == k]) for k in range(len(edges) - 1)],
+            "r2_synthetic": [_nanmean(r2s[b == k]) for k in range(len(edges) - 1)],
             "n_pairs": np.bincount(b, minlength=len(edges) - 1),
         }
     )
@@ -479,23 +514,67 @@ def _subset_gwas(real: AnnData, rows: np.ndarray, phenotype: str, covariates: li
     return run_gwas(sub, phenotype, covariates, method)
 
 
+def _bool_values(values: pd.Series, what: str) -> np.ndarray:
+    """``values`` as a boolean array; raise unless every value is a bool (missing values and labels are errors)."""
+    if values.isna().any():
+        msg = (
+            f"{what} has {int(values.isna().sum())} missing value(s); mark every individual True (holdout) or False "
+            "(training)."
+        )
+        raise ValueError(msg)
+    if not _boolish(values):
+        found = pd.unique(values.to_numpy(dtype=object))[:5].tolist()
+        msg = (
+            f"{what} must be boolean (True for the holdout individuals), got dtype {values.dtype} with values such as "
+            f"{found}; convert it, e.g. obs[col] == 'holdout' or obs[col] == 1."
+        )
+        raise ValueError(msg)
+    return values.to_numpy(dtype=bool)
+
+
 def _holdout_mask(real: AnnData, holdout) -> np.ndarray:
+    """Boolean mask of the holdout individuals of ``real`` (see ``holdout`` of :func:`synthesis_report`)."""
+    n = real.n_obs
     if holdout is None:
-        return np.zeros(real.n_obs, dtype=bool)
+        return np.zeros(n, dtype=bool)
     if isinstance(holdout, str):
         if holdout not in real.obs.columns:
             msg = f"holdout column {holdout!r} not found in real.obs."
             raise ValueError(msg)
-        mask = real.obs[holdout].to_numpy().astype(bool)
+        mask = _bool_values(real.obs[holdout], f"holdout column {holdout!r}")
+    elif isinstance(holdout, pd.Series) and _boolish(holdout):
+        # a boolean Series is matched to the individuals by its index, never by position
+        index = holdout.index.astype(str)
+        if not index.is_unique or len(index) != n or not index.isin(real.obs_names).all():
+            msg = (
+                "A boolean holdout Series is aligned on its index, which must hold each of real.obs_names once "
+                f"(got {len(index)} entries, {int((~index.isin(real.obs_names)).sum())} not in real.obs_names); "
+                "pass a boolean numpy array to match by position."
+            )
+            raise ValueError(msg)
+        values = pd.Series(holdout.to_numpy(), index=index).reindex(real.obs_names)
+        mask = _bool_values(values, "The holdout Series")
     else:
-        arr = np.asarray(holdout)
+        arr = np.asarray(holdout.to_numpy() if isinstance(holdout, pd.Series) else holdout)
+        if arr.ndim != 1:
+            msg = f"holdout must be an obs column name, obs names or a boolean mask, got {type(holdout).__name__}."
+            raise ValueError(msg)
+        if arr.dtype == object and _boolish(pd.Series(arr)):
+            arr = _bool_values(pd.Series(arr), "The holdout mask")
         if arr.dtype == bool:
-            if arr.shape != (real.n_obs,):
-                msg = f"A boolean holdout mask needs length {real.n_obs}, got {arr.shape}."
+            if arr.shape != (n,):
+                msg = f"A boolean holdout mask needs length {n}, got {arr.shape}."
                 raise ValueError(msg)
             mask = arr
+        elif len(arr) and not all(isinstance(v, str) for v in arr.tolist()):
+            # integers (a 0/1 mask, positions) would be read as obs names ("0", "1", ... by default): refused
+            msg = (
+                f"holdout of dtype {arr.dtype} is neither a boolean mask nor obs names (strings); pass a boolean mask "
+                f"of length {n} (e.g. holdout.astype(bool) for a 0/1 mask) or the holdout individuals' obs names."
+            )
+            raise ValueError(msg)
         else:
-            names = pd.Index(arr.astype(str))
+            names = pd.Index(arr, dtype=object)
             bad = names.difference(real.obs_names)
             if len(bad):
                 msg = f"holdout names not in real.obs_names: {list(bad[:5])}."
@@ -505,6 +584,14 @@ def _holdout_mask(real: AnnData, holdout) -> np.ndarray:
         msg = "holdout covers every real individual; at least one must be a training individual."
         raise ValueError(msg)
     return mask
+
+
+def _boolish(values: pd.Series) -> bool:
+    """Whether ``values`` is a boolean Series: a boolean dtype, or bools (numpy's included) and missing values."""
+    if pd.api.types.is_bool_dtype(values):
+        return True
+    present = values.dropna()
+    return len(present) > 0 and all(isinstance(v, bool | np.bool_) for v in present)
 
 
 def _top_axes(Z: np.ndarray, k: int) -> np.ndarray:
