@@ -259,8 +259,9 @@ def synthesize(
         Real genotype AnnData (individuals x SNPs; ``var`` with ``chrom`` and ``cm`` and/or ``pos``), or a
         MuData with genotype and phenotype modalities (names in ``mod``). ``X`` holds dosages in [0, 2] (NaN for a
         missing call; anything else, such as -1 or -9 for missing or a 1/2/3 coding, is an error; non-integer
-        dosages are rounded), dense, scipy sparse, dask or backed (``read_h5ad(..., backed="r")``: read into memory
-        once).
+        dosages are rounded), dense, scipy sparse, dask or backed (``read_h5ad(..., backed="r")``): any of them is
+        read into memory once, as a dense float64 copy (8 bytes per genotype; the HMM and the phenotype model
+        need every SNP of every individual at once).
     phenotypes
         Phenotype column(s) of ``obs`` (of the phenotype modality: its ``var_names`` or ``obs``) to model. Neither
         they nor the covariates may be named ``synth_group`` or ``synth_population`` (columns of the output).
