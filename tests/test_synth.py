@@ -1420,3 +1420,15 @@ def test_synthesize_docstring_lists_what_it_writes(split, synth):
     sub = train[:, :100].copy()
     sub.X = np.nan_to_num(np.asarray(sub.X)).astype(np.int8)
     assert sg.tl.synthesize(sub, n_states=4, n_iter=1, rng=0).X.dtype == np.float32
+
+
+def test_window_attack_undefined_without_a_whole_window(split, synth):
+    # a window longer than every chromosome leaves no window to compare: NaN, not an AUC of 0.5
+    real, _ = split
+    longest = int(real.var["chrom"].value_counts().max())
+    tabs = sg.tl.synthesis_report(
+        real, synth.copy(), phenotype="pheno", holdout="holdout", n_subsamples=1, window=longest + 1, rng=0
+    )
+    priv = tabs["privacy"]["value"]
+    assert np.isnan(priv["mia_auc_window"])
+    assert np.isfinite(priv["mia_auc_nn"])

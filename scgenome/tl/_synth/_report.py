@@ -715,7 +715,9 @@ def _privacy(Xr, Xtr, Xs, ho_mask, var, window, n_nb, rng, loci=None) -> tuple[d
         is_tr = np.r_[np.ones((~ho_mask).sum(), bool), np.zeros(ho_mask.sum(), bool)]
         priv["mia_auc_nn"] = _auc(-d_rs[is_tr], -d_rs[~is_tr])
         sh = np.concatenate([share[~ho_mask], share[ho_mask]])
-        priv["mia_auc_window"] = _auc(sh[is_tr], sh[~is_tr])
+        # no whole window on any chromosome (window longer than each): no attack to measure
+        n_windows = sum(max(0, (sl.stop - sl.start) // window) for sl in slices)
+        priv["mia_auc_window"] = _auc(sh[is_tr], sh[~is_tr]) if n_windows else np.nan
         # the same attack on the windows of the real loci alone (where a generator may spend more of the data)
         priv["mia_auc_window_loci"], priv["windows_loci"] = np.nan, 0
         if loci is not None and loci.any():
