@@ -386,7 +386,10 @@ def synthesize(
         reproduces the structure-driven hits of a linear-model GWAS); ``"draw"``, one posterior draw
         (Matheron's rule: a random polygenic background with the real covariance).
     n_iter
-        EM iterations of the HMM (a positive integer).
+        Most EM iterations of the HMM (a positive integer; it stops earlier when the log-likelihood gains less
+        than 1e-4 of itself). Where the fit has not converged, more iterations keep more local LD, at a time
+        about linear in them (the EM is most of the fit): HS1940, adjacent-SNP r^2 0.480 at 6 and 0.486 at 8
+        (real 0.509); a simulated 300 x 1,500 cohort of weak LD, 0.14 at 6 and 0.19 at 12 (real 0.215).
     mod
         Names of the genotype and phenotype modalities of a MuData.
     rng
