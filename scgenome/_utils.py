@@ -34,6 +34,19 @@ def progress(iterable: Iterable | None = None, **kwargs: Any):
     return tqdm(iterable, **kwargs)
 
 
+def to_memory(x):
+    """``x`` whole, in memory: numpy or scipy sparse (from dask, a backed sparse dataset or an HDF5 / zarr array)."""
+    import scipy.sparse as sp
+
+    if x is None or isinstance(x, np.ndarray) or sp.issparse(x):
+        return x
+    if hasattr(x, "compute"):
+        return x.compute()
+    if hasattr(x, "to_memory"):
+        return x.to_memory()
+    return np.asarray(x[...])
+
+
 def get_modality(data: AnnData | MuData, mod: str | None = None) -> AnnData:
     """Return the AnnData to work on: ``data`` itself or ``data[mod]`` for a MuData."""
     from anndata import AnnData
@@ -125,4 +138,13 @@ def geno_view(data, mod: tuple[str, str] = ("geno", "pheno")):
     return AnnData(geno.X, obs=obs, var=geno.var, obsm=dict(geno.obsm), obsp=dict(geno.obsp), uns=dict(geno.uns))
 
 
-__all__ = ["child_seed", "geno_modality", "geno_view", "get_modality", "get_rng", "pheno_table", "progress"]
+__all__ = [
+    "child_seed",
+    "geno_modality",
+    "geno_view",
+    "get_modality",
+    "get_rng",
+    "pheno_table",
+    "progress",
+    "to_memory",
+]

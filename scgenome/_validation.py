@@ -80,6 +80,9 @@ def check_dosages(block: np.ndarray, *, names=None, what: str = "genotypes") -> 
     values = np.asarray(block)
     if values.size == 0 or not np.issubdtype(values.dtype, np.number):
         return
+    # two NaN-ignoring reductions (no temporaries) decide whether the full check, naming the SNP, is needed
+    if not (np.fmin.reduce(values, axis=None) < 0 or np.fmax.reduce(values, axis=None) > 2):  # all-NaN: False
+        return
     with np.errstate(invalid="ignore"):
         bad = np.isinf(values) | (values < -1e-6) | (values > 2 + 1e-6)
     if bad.any():
@@ -89,6 +92,17 @@ def check_dosages(block: np.ndarray, *, names=None, what: str = "genotypes") -> 
         msg = (
             f"The {what} hold {int(bad.sum())} value(s) outside the dosage range [0, 2], e.g. {float(first):g}{snp}; "
             "missing calls must be NaN (not -9 or -127), and dosages count the copies of one allele."
+        )
+        raise ValueError(msg)
+
+
+def check_copy_backed(adata, copy: bool, func: str) -> None:
+    """Raise up front when ``copy=True`` is asked for a backed AnnData (anndata cannot copy it in memory)."""
+    if copy and getattr(adata, "isbacked", False):
+        msg = (
+            f"{func}(..., copy=True) cannot copy a backed AnnData (read with backed='r'); use copy=False (the "
+            "results are written into the in-memory obs/var/obsm/obsp/varm/uns of the backed object) or load it first "
+            "with adata.to_memory()."
         )
         raise ValueError(msg)
 
@@ -111,6 +125,7 @@ def check_binary_labels(y, *, what: str = "label") -> np.ndarray:
 
 __all__ = [
     "check_binary_labels",
+    "check_copy_backed",
     "check_counts",
     "check_dosages",
     "check_no_nan",

@@ -20,20 +20,8 @@ if TYPE_CHECKING:
 CSR_READ_ELEMENTS = 10_000_000
 
 
-def check_block(block: np.ndarray, names=None) -> None:
-    """Raise (:func:`scgenome._validation.check_dosages`) unless the dense block holds dosages in [0, 2] or NaN.
-
-    Two cheap reductions (NaN-ignoring min and max) decide whether the full check, which names the first offending
-    SNP, is needed.
-    """
-    if block.size == 0:
-        return
-    lo, hi = np.fmin.reduce(block, axis=None), np.fmax.reduce(block, axis=None)
-    if lo < 0 or hi > 2:  # NaN (all missing) compares False
-        check_dosages(block, names=names)
-
-
-def _is_backed_csr(X) -> bool:
+def is_backed_csr(X) -> bool:
+    """Whether ``X`` is an anndata backed CSR dataset (``read_h5ad(..., backed="r")``)."""
     try:
         from anndata.abc import CSRDataset
     except ImportError:  # pragma: no cover - older anndata
@@ -60,7 +48,7 @@ def genotype_block(
             rows_idx = np.flatnonzero(rows) if rows.dtype == bool else rows
             block = X[np.ix_(rows_idx, cols)]
         block = np.asarray(block, dtype=dtype)
-    elif _is_backed_csr(X):
+    elif is_backed_csr(X):
         n, p = X.shape
         step = max(1, CSR_READ_ELEMENTS // max(p, 1))
         keep = None if rows is None else np.zeros(n, dtype=bool)
@@ -89,7 +77,7 @@ def genotype_block(
         if sp.issparse(block):
             block = block.toarray()
         block = np.asarray(block, dtype=dtype)
-    check_block(block, None if names is None else names[cols])
+    check_dosages(block, names=None if names is None else names[cols])
     return block
 
 
@@ -149,17 +137,6 @@ def resolve_samples(gdata: AnnData, samples) -> np.ndarray:
     return mask
 
 
-def check_copy_backed(gdata, copy: bool, func: str) -> None:
-    """Raise up front when ``copy=True`` is asked for a backed AnnData (anndata cannot copy it in memory)."""
-    if copy and getattr(gdata, "isbacked", False):
-        msg = (
-            f"{func}(..., copy=True) cannot copy a backed AnnData (read with backed='r'); use copy=False (the "
-            "results are written into the in-memory obs/var/obsp/uns of the backed object) or load it first with "
-            "adata.to_memory()."
-        )
-        raise ValueError(msg)
-
-
 def check_chrom(var: pd.DataFrame, mask: np.ndarray | None = None) -> np.ndarray:
     """Chromosome of each SNP (``var["chrom"]`` as str) for ``loco=True``; raise if the column or a value is missing.
 
@@ -182,10 +159,9 @@ def check_chrom(var: pd.DataFrame, mask: np.ndarray | None = None) -> np.ndarray
 
 
 __all__ = [
-    "check_block",
     "check_chrom",
-    "check_copy_backed",
     "genotype_block",
+    "is_backed_csr",
     "iter_chunks",
     "resolve_mask",
     "resolve_samples",

@@ -9,9 +9,9 @@ from scipy.linalg.blas import dsyrk
 
 from .._logging import logger
 from .._utils import progress
+from .._validation import check_copy_backed
 from ._genotypes import (
     check_chrom,
-    check_copy_backed,
     genotype_block,
     iter_chunks,
     resolve_mask,

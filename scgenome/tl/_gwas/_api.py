@@ -11,8 +11,8 @@ import pandas as pd
 
 from ..._logging import logger
 from ..._utils import geno_view, progress
-from ..._validation import check_nonempty, check_obs_columns
-from ...pp._genotypes import check_block, check_chrom, check_copy_backed, genotype_block, iter_chunks
+from ..._validation import check_copy_backed, check_dosages, check_nonempty, check_obs_columns
+from ...pp._genotypes import check_chrom, genotype_block, iter_chunks
 from ...pp._kinship import kinship_fingerprint, kinship_sums, loco_entry
 from ...pp._qc import check_qc_thresholds, qc_mask, snp_stats
 from ._model import (
@@ -21,7 +21,6 @@ from ._model import (
     fit_null,
     lambda_gc,
     linear_sums,
-    lm_chunk,
     lm_from_sums,
     lmm_chunk,
 )
@@ -97,9 +96,7 @@ def _kinship_matrix(gdata, kinship, rows, qc_pass, chunk_size) -> tuple[np.ndarr
     if isinstance(kinship, np.ndarray):
         return np.asarray(kinship, dtype=np.float64), False
     if kinship is not None and kinship in gdata.obsp:
-        K = gdata.obsp[kinship]
-        K = K.toarray() if hasattr(K, "toarray") else np.asarray(K, dtype=np.float64)
-        return K, False
+        return _obsp_kinship(gdata, kinship), False
     if kinship is None:
         logger.info("gwas: kinship=None; computing the centred kinship (GEMMA -gk 1), not stored")
     else:
@@ -302,7 +299,7 @@ def _linear_pass(X, rows, W, y, maf, max_missing, chunk_size, names=None):
     none = np.zeros(0, dtype=np.int64)
     for sl in progress(list(iter_chunks(p, chunk_size)), desc="gwas (linear)"):
         if in_place:
-            check_block(X[:, sl], None if names is None else names[sl])
+            check_dosages(X[:, sl], names=None if names is None else names[sl])
             nm, mono[sl], sx, sm, sxx = linear_sums(X, ridx, sl.start, sl.stop, Vt)
         else:
             Gf = genotype_block(X, r, sl, dtype=np.float32, names=names)
@@ -440,17 +437,18 @@ def _gwas_compute(
         for f, v in lm_res.items():
             res[f][tested] = v[tested]
         groups = []
-    bar = progress(total=len(tested), desc=f"gwas ({method})", unit="SNP", **({} if groups else {"disable": True}))
+    # the LMM (the linear model was tested in the QC pass): one kinship per group of SNPs
+    q_w = np.linalg.qr(W)[0] if groups else None  # basis of the covariates, for the collinearity check
+    bar = progress(total=len(tested), desc="gwas (lmm)", unit="SNP", **({} if groups else {"disable": True}))
     for chrom, idx_g, kin in groups:
-        if method == "lmm":
-            K = K_full if kin is None else kin(chrom)
-            evals, U = eigen_kinship(K[np.ix_(rows, rows)])
-            del K
-            if chrom is None:
-                eig = (evals, U)
-            UtW, Uty = U.T @ W, U.T @ y
-            null = fit_null(evals, UtW, Uty)
-            null_models[chrom] = null.as_dict()
+        K = K_full if kin is None else kin(chrom)
+        evals, U = eigen_kinship(K[np.ix_(rows, rows)])
+        del K
+        if chrom is None:
+            eig = (evals, U)
+        UtW, Uty = U.T @ W, U.T @ y
+        null = fit_null(evals, UtW, Uty)
+        null_models[chrom] = null.as_dict()
         for sl in iter_chunks(len(idx_g), chunk_size):
             idx = idx_g[sl]
             G = genotype_block(gdata.X, rows, idx, names=gdata.var_names)
@@ -458,22 +456,15 @@ def _gwas_compute(
             if miss.any():
                 mean = np.nanmean(G, 0)
                 G = np.where(miss, mean, G)
-            if method == "lmm":
-                coll = collinear_with(W, G)
-                collinear[idx[coll]] = True
-                if not coll.all():
-                    ok = idx[~coll]
-                    Gk = G[:, ~coll] if coll.any() else G
-                    out = lmm_chunk(evals, UtW, Uty, (Gk.T @ U).T, null)  # (U'G) as a view of SNP-major G'U
-                    out["pval"] = out.pop("p_wald")
-                    for f, v in out.items():
-                        res[f][ok] = v
-            else:
-                out = lm_chunk(W, y, G)
+            coll = collinear_with(q_w, G)
+            collinear[idx[coll]] = True
+            if not coll.all():
+                ok = idx[~coll]
+                Gk = G[:, ~coll] if coll.any() else G
+                out = lmm_chunk(evals, UtW, Uty, (Gk.T @ U).T, null)  # (U'G) as a view of SNP-major G'U
                 out["pval"] = out.pop("p_wald")
-                collinear[idx[out.pop("collinear")]] = True
                 for f, v in out.items():
-                    res[f][idx] = v
+                    res[f][ok] = v
             bar.update(len(idx))
     bar.close()
 

@@ -560,13 +560,12 @@ def lmm_chunk(
 COLLINEAR_TOL = 1e-8
 
 
-def collinear_with(W: np.ndarray, X: np.ndarray, *, tol: float = COLLINEAR_TOL) -> np.ndarray:
-    """Flag the columns of ``X`` (n x s, no missing) that the covariates ``W`` (n x c) explain.
+def collinear_with(Q: np.ndarray, X: np.ndarray, *, tol: float = COLLINEAR_TOL) -> np.ndarray:
+    """Flag the columns of ``X`` (n x s, no missing) that the covariates explain (``Q``: an orthonormal basis of them).
 
-    A column is collinear when its residual sum of squares after projecting out ``W`` is at most ``tol`` times its
-    centred sum of squares (e.g. the dosage of a SNP used as covariate, in a conditional analysis).
+    A column is collinear when its residual sum of squares after projecting out the covariates is at most ``tol``
+    times its centred sum of squares (e.g. the dosage of a SNP used as covariate, in a conditional analysis).
     """
-    Q, _ = np.linalg.qr(np.asarray(W, dtype=np.float64))
     X = np.asarray(X, dtype=np.float64)
     resid = X - Q @ (Q.T @ X)
     centred = X - X.mean(0)

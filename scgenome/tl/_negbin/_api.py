@@ -11,8 +11,9 @@ import scipy.sparse as sp
 
 from ..._logging import logger
 from ..._settings import settings
-from ..._utils import get_rng, progress
-from ..._validation import check_counts, check_nonempty
+from ..._utils import get_rng, progress, to_memory
+from ..._validation import check_copy_backed, check_counts, check_nonempty
+from ...pp._genotypes import is_backed_csr
 from ._design import build_design, rebuild_design
 
 if TYPE_CHECKING:
@@ -88,12 +89,6 @@ def _in_memory(x) -> bool:
     return isinstance(x, np.ndarray) or sp.issparse(x)
 
 
-def _is_csr_dataset(x) -> bool:
-    from anndata.abc import CSRDataset
-
-    return isinstance(x, CSRDataset)
-
-
 def _is_sparse(x) -> bool:
     """Whether ``x`` is sparse: a scipy matrix, a backed sparse dataset, or a dask array of sparse chunks."""
     from anndata.abc import CSCDataset, CSRDataset
@@ -103,23 +98,12 @@ def _is_sparse(x) -> bool:
     return bool(_is_dask(x) and sp.issparse(getattr(x, "_meta", None)))
 
 
-def _load(x):
-    """``x`` whole, in memory: numpy or scipy sparse (from dask, a backed sparse dataset or an HDF5/zarr array)."""
-    if _in_memory(x):
-        return x
-    if _is_dask(x):
-        return x.compute()
-    if hasattr(x, "to_memory"):
-        return x.to_memory()
-    return np.asarray(x[...])
-
-
 def _read_columns(x, lo: int, hi: int, *, rows_per_read: int):
     """Columns ``lo:hi`` of an out-of-core matrix, in memory (numpy or CSC), without reading the others.
 
     A backed CSR dataset is read ``rows_per_read`` rows at a time (its column slice would load it whole).
     """
-    if _is_csr_dataset(x):
+    if is_backed_csr(x):
         n = x.shape[0]
         parts = [x[r : min(n, r + rows_per_read)][:, lo:hi] for r in range(0, n, rows_per_read)]
         return sp.vstack(parts, format="csc")
@@ -279,12 +263,7 @@ def negbin_fit(
         msg = f"family must be one of {list(_N_PRED)}, got {family!r}."
         raise ValueError(msg)
     check_nonempty(adata)
-    if copy and adata.isbacked:
-        msg = (
-            "copy=True cannot copy a backed AnnData (its X stays on disk); use copy=False, which writes the results "
-            "into the in-memory parts (var, varm, uns, obs), or adata.to_memory() first."
-        )
-        raise ValueError(msg)
+    check_copy_backed(adata, copy, "sg.tl.negbin_fit")
     formulas = _parse_formulas(formulas, family)
     x_mat = _matrix(adata, layer)
     what = f"counts in {'X' if layer is None else f'layer {layer!r}'}"
@@ -651,7 +630,7 @@ def _copula_uniforms(adata: AnnData, key: str, family: str, gen: np.random.Gener
     mu = _clean(np.exp(fitted["mean"]))
     r = _clean(np.exp(fitted["dispersion"])) if "dispersion" in fitted else None
     pi = _clean(1 / (1 + np.exp(-fitted["zero_inflation"]))) if "zero_inflation" in fitted else None
-    x_mat = _load(x_mat)  # the copula's normal scores are cells x genes: it reads the counts whole
+    x_mat = to_memory(x_mat)  # the copula's normal scores are cells x genes: it reads the counts whole
     y = x_mat.toarray() if sp.issparse(x_mat) else np.asarray(x_mat, dtype=np.float64)
     hi = _cdf(y, mu, r, pi, family)
     lo = _cdf(y - 1, mu, r, pi, family)

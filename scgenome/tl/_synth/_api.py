@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..._logging import logger
-from ..._utils import child_seed, geno_modality, get_rng, pheno_table
+from ..._utils import child_seed, geno_modality, get_rng, pheno_table, to_memory
 from ..._validation import check_dosages, check_nonempty, check_var_columns
 from .._gwas._api import _design, _gwas_compute, _GwasResult
 from ._hmm import chain_tables, fit_hmm, sample_hmm
@@ -28,13 +28,8 @@ HIT_THRESHOLDS = (1e-8, 5e-8, 1e-5)
 # ----------------------------------------------------------------------------------------------- helpers
 def _dense(X) -> np.ndarray:
     """Dense float64 copy of a genotype matrix (numpy, scipy sparse, dask, or a backed HDF5/zarr array)."""
-    if hasattr(X, "compute"):
-        X = X.compute()
-    if hasattr(X, "to_memory"):  # a backed sparse dataset (``read_h5ad(..., backed="r")`` with a CSR/CSC X)
-        X = X.to_memory()
-    if hasattr(X, "toarray"):
-        X = X.toarray()
-    return np.asarray(X, dtype=np.float64)
+    X = to_memory(X)
+    return np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float64)
 
 
 def _in_memory(adata: AnnData) -> AnnData:
@@ -50,8 +45,7 @@ def _in_memory(adata: AnnData) -> AnnData:
     in_memory = X is None or isinstance(X, np.ndarray) or sp.issparse(X) or hasattr(X, "compute")
     if in_memory and not getattr(adata, "isbacked", False):
         return adata
-    X = X.to_memory() if hasattr(X, "to_memory") else np.asarray(X[...])
-    return AnnData(X, obs=adata.obs, var=adata.var)
+    return AnnData(to_memory(X), obs=adata.obs, var=adata.var)
 
 
 def _check_int(name: str, value, lo: int, hi: int | None = None) -> int:

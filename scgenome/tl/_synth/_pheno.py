@@ -199,11 +199,6 @@ def fit_pheno(
     )
 
 
-def _covariate_fit(y: np.ndarray, W: np.ndarray) -> np.ndarray:
-    """Least-squares coefficients of ``y`` on intercept and covariates ``W``."""
-    return np.linalg.lstsq(np.column_stack([np.ones(len(y)), W]), y, rcond=None)[0]
-
-
 def sample_pheno(
     model: PhenoModel,
     Xs: np.ndarray,
@@ -487,7 +482,7 @@ def sample_pheno(
         null = fit_null(s, UtW, U.T @ y)
         if null.ve > 0 and null.vg > 0:
             k = float((model.vg / null.vg * model.ve / null.ve) ** 0.25)
-            w_fit = _covariate_fit(y, Ws)
+            w_fit = np.linalg.lstsq(W1, y, rcond=None)[0]  # intercept and covariates
             fitted = W1 @ w_fit
             y = fitted + k * (y - fitted)
     if diagnostics is not None:
