@@ -96,6 +96,14 @@ def check_dosages(block: np.ndarray, *, names=None, what: str = "genotypes") -> 
         raise ValueError(msg)
 
 
+def is_boolish(values: pd.Series) -> bool:
+    """Whether ``values`` is a boolean Series: a boolean dtype, or bools (numpy's included) and missing values."""
+    if pd.api.types.is_bool_dtype(values):
+        return True
+    present = values.dropna()
+    return len(present) > 0 and all(isinstance(v, bool | np.bool_) for v in present)
+
+
 def check_copy_backed(adata, copy: bool, func: str) -> None:
     """Raise up front when ``copy=True`` is asked for a backed AnnData (anndata cannot copy it in memory)."""
     if copy and getattr(adata, "isbacked", False):
@@ -132,4 +140,5 @@ __all__ = [
     "check_nonempty",
     "check_obs_columns",
     "check_var_columns",
+    "is_boolish",
 ]

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .._validation import check_dosages
+from .._validation import check_dosages, is_boolish
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -103,10 +103,7 @@ def resolve_mask(names: pd.Index, table: pd.DataFrame, spec, *, what: str, axis:
             msg = f"{what}={spec!r} is not a column of .{axis}; available: {list(table.columns)}."
             raise ValueError(msg)
         col = table[spec]
-        present = col.dropna()
-        if pd.api.types.is_bool_dtype(col) or (
-            col.dtype == object and len(present) and all(isinstance(v, (bool, np.bool_)) for v in present)
-        ):
+        if pd.api.types.is_bool_dtype(col) or (col.dtype == object and is_boolish(col)):
             # boolean, also an object column of True/False with missing values (NaN = not selected)
             return (col == True).fillna(False).to_numpy(dtype=bool)  # noqa: E712
         return col.notna().to_numpy()

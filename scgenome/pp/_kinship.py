@@ -178,8 +178,9 @@ def kinship(
     check_copy_backed(gdata, copy, "sg.pp.kinship")
     if loco and "chrom" not in gdata.var.columns:
         check_chrom(gdata.var)  # raises: no chromosome column
-    n_samples_qc = int(resolve_samples(gdata, samples).sum())
-    mask = _snp_mask(gdata, snps, samples, maf, max_missing, chunk_size)
+    rows = resolve_samples(gdata, samples)
+    n_samples_qc = int(rows.sum())
+    mask = _snp_mask(gdata, snps, rows, maf, max_missing, chunk_size)
     idx = np.flatnonzero(mask)
     if len(idx) == 0:
         msg = "No SNPs left for the kinship (check snps= or the QC thresholds)."
@@ -215,9 +216,9 @@ def kinship(
     return out if copy else None
 
 
-def _snp_mask(gdata, snps, samples, maf, max_missing, chunk_size) -> np.ndarray:
+def _snp_mask(gdata, snps, rows, maf, max_missing, chunk_size) -> np.ndarray:
+    """SNPs of the kinship: ``snps`` as given, or those passing the QC on the individuals ``rows`` (boolean)."""
     if snps is None:
-        rows = resolve_samples(gdata, samples)
         stats = snp_stats(
             gdata.X, None if rows.all() else rows, chunk_size=chunk_size, names=gdata.var_names, desc="kinship QC"
         )

@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..._logging import logger
 from ..._utils import child_seed, geno_modality, geno_view, get_rng, progress
-from ..._validation import check_nonempty
+from ..._validation import check_nonempty, is_boolish
 from ._api import (
     HIT_THRESHOLDS,
     _check_float,
@@ -522,7 +522,7 @@ def _bool_values(values: pd.Series, what: str) -> np.ndarray:
             "(training)."
         )
         raise ValueError(msg)
-    if not _boolish(values):
+    if not is_boolish(values):
         found = pd.unique(values.to_numpy(dtype=object))[:5].tolist()
         msg = (
             f"{what} must be boolean (True for the holdout individuals), got dtype {values.dtype} with values such as "
@@ -542,7 +542,7 @@ def _holdout_mask(real: AnnData, holdout) -> np.ndarray:
             msg = f"holdout column {holdout!r} not found in real.obs."
             raise ValueError(msg)
         mask = _bool_values(real.obs[holdout], f"holdout column {holdout!r}")
-    elif isinstance(holdout, pd.Series) and _boolish(holdout):
+    elif isinstance(holdout, pd.Series) and is_boolish(holdout):
         # a boolean Series is matched to the individuals by its index, never by position
         index = holdout.index.astype(str)
         if not index.is_unique or len(index) != n or not index.isin(real.obs_names).all():
@@ -559,7 +559,7 @@ def _holdout_mask(real: AnnData, holdout) -> np.ndarray:
         if arr.ndim != 1:
             msg = f"holdout must be an obs column name, obs names or a boolean mask, got {type(holdout).__name__}."
             raise ValueError(msg)
-        if arr.dtype == object and _boolish(pd.Series(arr)):
+        if arr.dtype == object and is_boolish(pd.Series(arr)):
             arr = _bool_values(pd.Series(arr), "The holdout mask")
         if arr.dtype == bool:
             if arr.shape != (n,):
@@ -584,14 +584,6 @@ def _holdout_mask(real: AnnData, holdout) -> np.ndarray:
         msg = "holdout covers every real individual; at least one must be a training individual."
         raise ValueError(msg)
     return mask
-
-
-def _boolish(values: pd.Series) -> bool:
-    """Whether ``values`` is a boolean Series: a boolean dtype, or bools (numpy's included) and missing values."""
-    if pd.api.types.is_bool_dtype(values):
-        return True
-    present = values.dropna()
-    return len(present) > 0 and all(isinstance(v, bool | np.bool_) for v in present)
 
 
 def _top_axes(Z: np.ndarray, k: int) -> np.ndarray:
