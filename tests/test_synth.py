@@ -509,6 +509,70 @@ def test_locus_statistics_match_training(split, synth, phenotype):
     assert np.all(np.sign(t_syn[clear]) == np.sign(t_real[clear]))
 
 
+@pytest.fixture(scope="module")
+def one_population():
+    """A cohort of one population (sibships, LD; linear-model lambda_GC about 2) and its 90% training split."""
+    c = sg.datasets.simulate_cohort(
+        n_individuals=400, n_snps=1200, n_chromosomes=3, n_causal=4, heritability=0.6, structure="none", rng=2
+    )
+    hold = np.zeros(c.n_obs, bool)
+    hold[np.random.default_rng(0).choice(c.n_obs, 40, replace=False)] = True
+    return c[~hold].copy()
+
+
+@pytest.mark.parametrize("phenotype", ["pheno", "pheno_binary"])
+def test_linear_gwas_method_matches_linear_statistics(one_population, phenotype):
+    # gwas_method="linear": leads, loci and targets from the linear model, whose Wald statistics the synthetic locus
+    # SNPs then carry (the LMM's null model still sets vg, ve, PVE and the polygenic term). The LMM-calibrated
+    # cohort reproduces the linear-model hits worse on a cohort of sibs (F1 at 1e-5 0.60 and 0 here, 0.92 and 1)
+    train = one_population
+    cov = ["sex", "age"]
+    syn = {
+        gm: sg.tl.synthesize(train, phenotypes=[phenotype], covariates=cov, gwas_method=gm, rng=0)
+        for gm in ("lmm", "linear")
+    }
+    assert syn["linear"].uns["synthesis"]["params"]["gwas_method"] == "linear"
+    info = syn["linear"].uns["synthesis"]["phenotype_models"][phenotype]
+    t, p = {}, {}
+    for name, a in (("train", train.copy()), ("linear", syn["linear"].copy()), ("lmm", syn["lmm"].copy())):
+        sg.tl.gwas(a, phenotype, covariates=cov, method="linear", key_added="lin")
+        t[name] = (a.var["lin_beta"] / a.var["lin_se"]).to_numpy()
+        p[name] = a.var["lin_pval"].to_numpy()
+    # the leads are the linear model's (clumped p < 1e-5); the synthetic cohort has the training size (scale 1)
+    lead = np.flatnonzero(train.var_names.isin(info["lead_snps"]))
+    assert len(lead) >= 1
+    assert np.all(p["train"][lead] < 1e-5)
+    ix = np.flatnonzero(train.var_names.isin(info["locus_snps"]))
+    err = t["linear"][ix] - t["train"][ix]
+    # (targets within 0.1 of a hit threshold were moved 0.1 to their side: hit_thresholds)
+    assert np.sqrt(np.mean(err**2)) == pytest.approx(info["locus_t_rms_error"], abs=0.03)
+    assert info["locus_t_rms_error"] < (0.1 if phenotype == "pheno" else 0.5) < info["locus_t_rms_error_first"]
+    f1 = {gm: hit_prf(p["train"], p[gm], 1e-5)["f1"] for gm in ("lmm", "linear")}
+    assert f1["linear"] >= 0.9
+    assert f1["lmm"] <= 0.7
+
+
+def test_linear_gwas_method_where_structure_drives_the_linear_model(split, monkeypatch):
+    # three populations: the linear model's hits (lambda_GC 4.6) are structure that locus effects cannot reproduce
+    from scgenome.tl._synth import _api
+
+    _, train = split
+    before = train.obs.copy()
+    with pytest.raises(ValueError, match=r"linear-model GWAS of 'pheno' has lambda_GC 4\.61 \(above 3\.0\)"):
+        sg.tl.synthesize(train, phenotypes="pheno", covariates=["sex", "age"], gwas_method="linear", rng=0)
+    pd.testing.assert_frame_equal(train.obs, before)
+    # past the check, the calibration stops instead of growing the locus effects without bound, and says so
+    monkeypatch.setattr(_api, "LINEAR_MAX_LAMBDA", 100.0)
+    with _logged() as records:
+        syn = sg.tl.synthesize(train, phenotypes="pheno", covariates=["sex", "age"], gwas_method="linear", rng=0)
+    info = syn.uns["synthesis"]["phenotype_models"]["pheno"]
+    assert info["locus_t_rms_error"] > 0.5
+    # the rounds may not take the locus variance past twice the first solve's (60 times the genetic target before)
+    assert info["locus_var"] <= 2 * max(info["locus_var_first"], info["genetic_var_target"])
+    assert any("carries structure that locus effects cannot reproduce" in r.getMessage() for r in records)
+    assert np.isfinite(syn.obs["pheno"]).all()
+
+
 def test_missingness_follows_real_rows(split):
     # missing phenotype and covariate values are copied as whole rows of the real pattern, so the synthetic GWAS
     # analyses about as many complete cases as the real one
@@ -1293,6 +1357,7 @@ def test_holdout_forms():
         ({"populations": "nope"}, "populations column 'nope' not found"),
         ({"match_heterozygosity": "no"}, "match_heterozygosity must be True or False"),
         ({"exact_effects": 0}, "exact_effects must be True or False"),
+        ({"gwas_method": "plink"}, "gwas_method must be 'lmm' or 'linear', got 'plink'"),
     ],
 )
 def test_knobs_checked_before_any_work(split, kw, match):

@@ -241,6 +241,7 @@ def synthesize(
     subthreshold_pvalue: float = 1e-4,
     match_pve: bool = True,
     polygenic: Literal["mean", "draw"] = "mean",
+    gwas_method: Literal["lmm", "linear"] = "lmm",
     n_iter: int = 6,
     mod: tuple[str, str] = ("geno", "pheno"),
     rng: int | np.random.Generator | None = None,
@@ -379,6 +380,20 @@ def synthesize(
         synthetic polygenic term follows the real genetic signal, which with ``n_groups`` structure
         reproduces the structure-driven hits of a linear-model GWAS); ``"draw"``, one posterior draw
         (Matheron's rule: a random polygenic background with the real covariance).
+    gwas_method
+        The GWAS whose hits the synthetic phenotypes reproduce: ``"lmm"`` (default; GEMMA's ``-lmm``, as
+        :func:`scgenome.tl.gwas`) or ``"linear"`` (GEMMA's ``-lm``, the protocol of Gretel's synthetic CFW mice).
+        The leads, loci, sub-threshold peaks and target statistics come from that GWAS of the real cohort, and the
+        calibration rounds run its Wald test (16 rounds for the linear model, 6 for the LMM); the null model (``vg``,
+        ``ve``, PVE, polygenic term) is the LMM's either way. Each reproduces its own hits at the other's expense:
+        on a simulated cohort of one population with sibs (2,000 x 10,000, linear-model lambda_GC 2.4;
+        ``benchmarks/synth_gwas_method.py``) ``"linear"`` takes the linear-model SNP F1 at 1e-8 from 0.50 to 0.83
+        (replication floor 0.76) and the LMM's at 1e-5 from 0.67 to 0.32. Where structure drives the linear model
+        (populations, HS1940's families: lambda_GC 4.6-19.4 measured), locus effects cannot reproduce its hits: a
+        real linear-model lambda_GC above 3 is a ``ValueError`` before the genotype model is fitted (those hits
+        come from the genome's structure, ``n_groups`` and ``group_pooling``, with the default ``"lmm"``). Below
+        it, the rounds stop before the locus variance doubles, and a remaining error above 0.5 (RMS of ``t``,
+        ``locus_t_rms_error``) is logged as a warning.
     n_iter
         Most EM iterations of the HMM (a positive integer; it stops earlier when the log-likelihood gains less
         than 1e-4 of itself). Where the fit has not converged, more iterations keep more local LD, at a time
@@ -406,7 +421,7 @@ def synthesize(
       - ``params``: the options (``method``, ``n_states``, ``recombination_scale``, ``emission_noise``,
         ``n_groups``, ``min_group_size``, ``group_pooling``, ``match_heterozygosity``, ``min_cluster_size``,
         ``lead_pvalue``, ``lead_window``, ``hit_thresholds``, ``subthreshold_pvalue``, ``locus_pvalue``,
-        ``exact_effects``, ``match_pve``, ``polygenic``, ``n_iter``, ``phenotypes``, ``covariates``, and with
+        ``exact_effects``, ``match_pve``, ``polygenic``, ``gwas_method``, ``n_iter``, ``phenotypes``, ``covariates``, and with
         ``populations`` also ``populations`` and ``population_scope``; not ``n_individuals``, the output's
         ``n_obs``, nor ``mod`` and ``rng``) and ``n_real``, the number of real individuals;
       - ``phenotype_models``, per phenotype: ``binary``, ``vg``, ``ve`` and ``pve`` (the real null model),
@@ -418,7 +433,7 @@ def synthesize(
         ``locus_pvalue_used``; with locus statistics matched (``exact_effects``, locus SNPs, at least 10
         synthetic individuals with a value) ``locus_ridge`` (per locus) and ``locus_joint`` (the loci solved
         jointly), ``hit_margin_snps``, ``locus_t_rms_error_first`` and ``locus_t_rms_error`` (calibration errors
-        before and after the rounds), and for binary traits ``label_swaps`` and ``label_swap_snps``; with a PVE
+        before and after the rounds), ``locus_var_first`` (the loci's variance before the rounds), and for binary traits ``label_swaps`` and ``label_swap_snps``; with a PVE
         matched (``match_pve``, as many individuals) ``polygenic_scale_pve`` and ``noise_scale_pve``, and for
         binary traits ``pve_error``; ``locus_snps_constant`` where any;
       - ``hmm``: fitted jump rate per chromosome (``rho``), ``loglik``, ``n_groups_fitted``, ``pair_repulsion``;
@@ -483,6 +498,9 @@ def synthesize(
     n = geno.n_obs
     if polygenic not in ("mean", "draw"):
         msg = f"polygenic must be 'mean' or 'draw', got {polygenic!r}."
+        raise ValueError(msg)
+    if gwas_method not in ("lmm", "linear"):
+        msg = f"gwas_method must be 'lmm' or 'linear', got {gwas_method!r}."
         raise ValueError(msg)
     if method != "hmm":
         msg = f"method={method!r} is not supported; use 'hmm'."
@@ -558,6 +576,21 @@ def synthesize(
             "too much of the genetic variance, leaving little to the polygenic term.",
             lead_pvalue,
         )
+    real_gwas: dict = {}  # phenotype -> its LMM; (phenotype, "linear") -> its linear model
+    if gwas_method == "linear":
+        # checked before the genotype model is fitted: a linear model inflated by structure cannot be reproduced
+        for ph in phenotypes:
+            gl = real_gwas[ph, "linear"] = gwas_result(_gwas_view(geno, ptab, ph, covariates), ph, covariates, "linear")
+            lam = float(gl.info["lambda_gc"])
+            if lam > LINEAR_MAX_LAMBDA:
+                msg = (
+                    f"gwas_method='linear': the linear-model GWAS of {ph!r} has lambda_GC {lam:.2f} (above "
+                    f"{LINEAR_MAX_LAMBDA}): its hits come from population structure or relatedness, which locus "
+                    "effects cannot reproduce (the calibration would miss them and take minutes). Use "
+                    "gwas_method='lmm' (the default); the linear-model hits of such a cohort come from the genome's "
+                    "structure (n_groups, group_pooling)."
+                )
+                raise ValueError(msg)
     rng = get_rng(rng)
 
     # ---------------- genotypes
@@ -590,7 +623,6 @@ def synthesize(
     del codes
     coord = _coords(geno.var)
     chrom = geno.var["chrom"].astype(str).to_numpy()
-    real_gwas: dict[str, _GwasResult] = {}
     if pop_codes is None:
         scodes, syn_group, hmm_info = _genotypes(ordered, Ximp, dist, slices, m, rng, **hmm_kw)
         syn_pop = None
@@ -600,7 +632,9 @@ def synthesize(
         local = np.zeros(geno.n_vars, dtype=bool)
         for ph in phenotypes:
             real_gwas[ph] = gwas_result(_gwas_view(geno, ptab, ph, covariates), ph, covariates, "lmm")
-            local |= _lead_windows(_gwas_arrays(real_gwas[ph])[0], coord, chrom, lead_pvalue, lead_window)[1]
+            # (with gwas_method="linear" its linear model ran at the check above)
+            pv_lead = _gwas_arrays(real_gwas[ph, "linear"] if gwas_method == "linear" else real_gwas[ph])[0]
+            local |= _lead_windows(pv_lead, coord, chrom, lead_pvalue, lead_window)[1]
         scodes, syn_group, syn_pop, hmm_info = _genotypes_at_loci(
             ordered, Ximp, dist, slices, m, rng, pop_codes, local[order] & ~unobserved[order], **hmm_kw
         )
@@ -679,6 +713,11 @@ def synthesize(
             pv, _, wald_t, null = _gwas_arrays(gw)
             vg, ve = float(null["vg"]), float(null["ve"])
             snp_idx = np.where(np.isfinite(pv))[0]
+            if gwas_method == "linear":
+                # leads, loci and target statistics from the linear model; the null model (vg, ve, PVE, polygenic
+                # term) from the LMM as before
+                gl = real_gwas.pop((ph, "linear"))
+                pv, _, wald_t, _ = _gwas_arrays(gl)
             lead, near = _lead_windows(pv, coord, chrom, lead_pvalue, lead_window)
             pz = np.nan_to_num(pv, nan=1.0)
             # the synthetic phenotype is built on the individuals that will carry a value, so that the synthetic
@@ -748,6 +787,7 @@ def synthesize(
                     check=check,
                     hit_thresholds=hit_thresholds,
                     rows=rows,  # the analysed rows of Xs, indexed inside (no copy of the whole matrix)
+                    linear=gwas_method == "linear",
                 )
                 diag["locus_pvalue_used"] = float(pmax)
                 if diag.get("polygenic_scale", 1.0) > 0 or attempt == len(tries) - 1 or len(lead) == 0:
@@ -757,6 +797,16 @@ def synthesize(
                     ph,
                     len(locus),
                     LOCUS_FALLBACK_PVALUE,
+                )
+            if gwas_method == "linear" and diag.get("locus_t_rms_error", 0.0) > LINEAR_MISS_RMS:
+                logger.warning(
+                    "%s: the synthetic linear-model statistics of its %d locus SNPs miss the real ones by %.2f (RMS of "
+                    "t); its linear-model GWAS (lambda_GC %.2f) carries structure that locus effects cannot reproduce. "
+                    "gwas_method='lmm' (the default) reproduces the LMM's hits instead.",
+                    ph,
+                    len(locus),
+                    diag["locus_t_rms_error"],
+                    gl.info["lambda_gc"],
                 )
             obs[ph] = ys
             models[ph] = {
@@ -803,6 +853,7 @@ def synthesize(
             "exact_effects": bool(exact_effects),
             "match_pve": bool(match_pve),
             "polygenic": polygenic,
+            "gwas_method": gwas_method,
             "n_iter": int(n_iter),
             "phenotypes": phenotypes,
             "covariates": covariates,
@@ -838,6 +889,13 @@ def synthesize(
             return MuData({mod[0]: out, mod[1]: pheno})
     return out
 
+
+#: ``gwas_method="linear"``: a warning when the locus SNPs' linear-model statistics miss their targets by more (RMS t)
+LINEAR_MISS_RMS = 0.5
+#: ``gwas_method="linear"``: the largest genomic control lambda of the real linear-model GWAS accepted (measured on
+#: simulated cohorts: reproduced at 1.6-2.4, one population with sibs; missed at 4.6, three populations; refused:
+#: 4.9-7.0, three populations of 1,800 training individuals, and HS1940 CD8's training split, 19.4)
+LINEAR_MAX_LAMBDA = 3.0
 
 #: locus SNPs (within ``lead_window`` of a lead) used when every window SNP leaves no room for the polygenic term
 LOCUS_FALLBACK_PVALUE = 1e-3

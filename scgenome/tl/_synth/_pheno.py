@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import optimize, stats
 
-from .._gwas._model import fit_null, lmm_chunk
+from .._gwas._model import fit_null, lm_chunk, lmm_chunk
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -199,6 +199,15 @@ def fit_pheno(
     )
 
 
+#: calibration rounds of the locus statistics (LMM) and of the linear model's (``gwas_method="linear"``)
+CALIBRATION_ROUNDS = 6
+CALIBRATION_ROUNDS_LINEAR = 16
+#: linear model: a calibration round may not take the locus variance past this many times the first solve's (or the
+#: genetic variance target), and the rounds stop once their step is below MIN_STEP
+LOCUS_GROWTH = 2.0
+MIN_STEP = 1.0 / 64
+
+
 def sample_pheno(
     model: PhenoModel,
     Xs: np.ndarray,
@@ -208,12 +217,13 @@ def sample_pheno(
     target_t: np.ndarray | None = None,
     target_pve: float | None = None,
     eig: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
-    calibrate: int = 6,
+    calibrate: int | None = None,
     extra: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     diagnostics: dict | None = None,
     check: tuple[np.ndarray, np.ndarray] | None = None,
     hit_thresholds: tuple[float, ...] = (),
     rows: np.ndarray | None = None,
+    linear: bool = False,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Synthetic phenotype values from synthetic dosages ``Xs``, covariates ``Ws`` and standard-normal ``noise``.
 
@@ -255,6 +265,13 @@ def sample_pheno(
     cohorts (the projections above take variance out). A binary
     trait whose loci alone exceed the latent PVE gets more latent noise instead (:func:`_match_pve_noise`).
 
+    ``linear``: the locus statistics matched are the linear model's (ordinary least squares, GEMMA ``-lm``) instead of
+    the LMM's: the same projections and Wald test with every kinship eigenvalue 0, the test's residual variance
+    ``ve + vg * trace`` for the first solve, :data:`CALIBRATION_ROUNDS_LINEAR` rounds by default; a round may not take
+    the locus variance past :data:`LOCUS_GROWTH` times the first solve's (or the genetic target), and the rounds stop
+    once their step falls below :data:`MIN_STEP` (targets inflated by structure are out of the loci's reach).
+    ``calibrate``: the number of rounds (default :data:`CALIBRATION_ROUNDS`, or the linear model's).
+
     ``rows``: the analysed individuals, as row indices into ``Xs`` (default: all of them); ``Ws`` and ``noise`` belong
     to those rows. Only the locus SNPs' columns and the SNP means are read from ``Xs`` (no copy of the whole matrix).
 
@@ -262,6 +279,10 @@ def sample_pheno(
     from the same fitted model (locus effects, polygenic scale, liability threshold) without the exact
     projections; ``(y, y_extra)`` is then returned.
     """
+    if calibrate is None:
+        # the linear model's statistics answer more slowly to the target shifts (the loci take variance from the
+        # polygenic term, which its residual carries): more rounds (HS1940-size cohorts: each a few null-model fits)
+        calibrate = CALIBRATION_ROUNDS_LINEAR if linear else CALIBRATION_ROUNDS
     rows = np.arange(Xs.shape[0]) if rows is None else np.asarray(rows)
     m = len(rows)
     W1 = np.column_stack([np.ones(m), Ws])
@@ -278,6 +299,9 @@ def sample_pheno(
             if diagnostics is not None:
                 diagnostics["locus_snps_constant"] = int((~live).sum())
     Zs, s, U = eig if eig is not None else kinship_eig(Xs, model.snp_idx, rows)
+    # the statistics matched: the LMM's (the kinship's eigenvalues) or, with ``linear``, ordinary least squares, the same
+    # formulas with every eigenvalue 0 (V = I, invariant to the rotation U); the PVE and the variance scale stay the LMM's
+    s_t = np.zeros_like(s) if linear else s
     g = Zs @ model.u
     g_mean = g.mean()
     g -= g_mean
@@ -285,7 +309,7 @@ def sample_pheno(
     F = np.column_stack([np.ones(m), Ws, Xl])
     q0 = 1 + Ws.shape[1]
     lam = model.vg / model.ve
-    d = 1.0 / (lam * s + 1.0)
+    d = 1.0 / (lam * s_t + 1.0)
     a = 1.0
     goal = None if target_t is None else np.asarray(target_t, dtype=float)
     n_moved = 0
@@ -320,6 +344,8 @@ def sample_pheno(
     Uparts = U.T @ parts
     trace_syn = float(np.einsum("ij,ij->", Zs, Zs) / m)  # no m x p temporary
     target = model.vg * trace_syn
+    # residual variance of the test: the LMM's ve; ordinary least squares leaves the polygenic part in the residual
+    sig2 = model.ve + (model.vg * trace_syn if linear else 0.0)
 
     def solve_loci(
         tt: np.ndarray, fixed: tuple[list[float], bool] | None = None
@@ -328,7 +354,7 @@ def sample_pheno(
 
         ``fixed = (ridges, joint)`` keeps both choices of an earlier solve (the effects are then linear in ``tt``).
         """
-        tb = tt * np.sqrt(model.ve / D)  # effects with those statistics
+        tb = tt * np.sqrt(sig2 / D)  # effects with those statistics
         beta = np.zeros(len(D))
         ridges, penalty, caps = [], np.zeros(len(D)), []
         blocks = np.unique(model.locus_blocks)
@@ -411,7 +437,7 @@ def sample_pheno(
         ) -> tuple:
             """Errors of the Wald statistics of the rotated SNPs ``X`` against ``tt`` and of the PVE; their score."""
             uy = U.T @ yy
-            e_t = _wald_t(s, UtW, uy, X) - tt if cal_t else np.zeros(1)
+            e_t = (_ols_t(UtW, uy, X) if linear else _wald_t(s, UtW, uy, X)) - tt if cal_t else np.zeros(1)
             e_p = fit_null(s, UtW, uy).pve - pve_goal if cal_pve else 0.0
             sq = e_t**2
             if classes is not None:
@@ -420,6 +446,7 @@ def sample_pheno(
 
         err, pve_err, score = errors(y)
         first_t = float(np.sqrt(np.mean(err**2)))
+        first_var = info.get("locus_var", 0.0)
         step = 1.0
         # per statistic: a locus SNP whose error changed sign overshot (a statistic may also move with the effects of
         # other loci, through the synthetic cohort's chance correlations between them): its own step halves
@@ -435,6 +462,13 @@ def sample_pheno(
             # re-chosen each round
             keep = None if model.binary or "locus_ridge" not in info else (info["locus_ridge"], info["locus_joint"])
             y2, info2 = build(cand, cand_pve, keep)
+            if linear and info2["locus_var"] > LOCUS_GROWTH * max(first_var, target):
+                # targets the loci cannot reach (a linear model inflated by structure) would otherwise grow the locus
+                # effects without bound for a vanishing gain: the step halves instead
+                step *= 0.5
+                if step < MIN_STEP:
+                    break
+                continue
             err2, pve_err2, score2 = errors(y2)
             if score2 < score:
                 if cal_t and not model.binary:
@@ -443,6 +477,8 @@ def sample_pheno(
                 err, pve_err, score = err2, pve_err2, score2
             else:  # overshot (a binary trait's statistics move in steps): halve the step
                 step *= 0.5
+                if linear and step < MIN_STEP:
+                    break
         if cal_t and model.binary:
             # cutting the latent trait adds noise of about sqrt(1 - a^2) to each statistic, which target shifts do
             # not remove: swap case and control labels near the cut while that brings the statistics closer
@@ -457,7 +493,7 @@ def sample_pheno(
             y, n_swaps = _swap_refine(
                 y,
                 info["_fit"][3],
-                s,
+                s_t,
                 U,
                 UtW,
                 swap_X,
@@ -470,6 +506,7 @@ def sample_pheno(
         if cal_t:
             info["hit_margin_snps"] = n_moved
             info.update({"locus_t_rms_error_first": first_t, "locus_t_rms_error": float(np.sqrt(np.mean(err**2)))})
+            info["locus_var_first"] = float(first_var)
         if cal_pve:
             info["pve_error"] = float(pve_err)
     beta, c, dn, liability = info.pop("_fit")
@@ -567,6 +604,15 @@ def _varying(X: np.ndarray, W1: np.ndarray) -> np.ndarray:
 def _wald_t(s: np.ndarray, UtW: np.ndarray, Uty: np.ndarray, UtX: np.ndarray) -> np.ndarray:
     """Signed Wald statistics ``beta / se`` of the columns of ``UtX``, as :func:`scgenome.tl.gwas` computes them."""
     res = lmm_chunk(s, UtW, Uty, UtX, fit_null(s, UtW, Uty))
+    return res["beta"] / res["se"]
+
+
+def _ols_t(UtW: np.ndarray, Uty: np.ndarray, UtX: np.ndarray) -> np.ndarray:
+    """Signed Wald statistics of the linear model (GEMMA ``-lm``, as :func:`scgenome.tl.gwas` ``method="linear"``).
+
+    Ordinary least squares is invariant to the orthogonal rotation ``U``, so rotated inputs give the same statistics.
+    """
+    res = lm_chunk(UtW, Uty, UtX)
     return res["beta"] / res["se"]
 
 
