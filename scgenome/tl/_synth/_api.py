@@ -421,9 +421,10 @@ def synthesize(
       - ``params``: the options (``method``, ``n_states``, ``recombination_scale``, ``emission_noise``,
         ``n_groups``, ``min_group_size``, ``group_pooling``, ``match_heterozygosity``, ``min_cluster_size``,
         ``lead_pvalue``, ``lead_window``, ``hit_thresholds``, ``subthreshold_pvalue``, ``locus_pvalue``,
-        ``exact_effects``, ``match_pve``, ``polygenic``, ``gwas_method``, ``n_iter``, ``phenotypes``, ``covariates``, and with
-        ``populations`` also ``populations`` and ``population_scope``; not ``n_individuals``, the output's
-        ``n_obs``, nor ``mod`` and ``rng``) and ``n_real``, the number of real individuals;
+        ``exact_effects``, ``match_pve``, ``polygenic``, ``gwas_method``, ``n_iter``, ``phenotypes``,
+        ``covariates``, and with ``populations`` also ``populations`` and ``population_scope``; not
+        ``n_individuals``, the output's ``n_obs``, nor ``mod`` and ``rng``) and ``n_real``, the number of real
+        individuals;
       - ``phenotype_models``, per phenotype: ``binary``, ``vg``, ``ve`` and ``pve`` (the real null model),
         ``prevalence`` (binary traits; NaN otherwise), ``lead_snps``, ``locus_snps`` (the SNPs whose effects are
         fixed, ``subthreshold_snps`` included), ``subthreshold_snps``, ``locus_effects_gls``,
@@ -433,9 +434,10 @@ def synthesize(
         ``locus_pvalue_used``; with locus statistics matched (``exact_effects``, locus SNPs, at least 10
         synthetic individuals with a value) ``locus_ridge`` (per locus) and ``locus_joint`` (the loci solved
         jointly), ``hit_margin_snps``, ``locus_t_rms_error_first`` and ``locus_t_rms_error`` (calibration errors
-        before and after the rounds), ``locus_var_first`` (the loci's variance before the rounds), and for binary traits ``label_swaps`` and ``label_swap_snps``; with a PVE
-        matched (``match_pve``, as many individuals) ``polygenic_scale_pve`` and ``noise_scale_pve``, and for
-        binary traits ``pve_error``; ``locus_snps_constant`` where any;
+        before and after the rounds), ``locus_var_first`` (the loci's variance before the rounds), and for
+        binary traits ``label_swaps`` and ``label_swap_snps``; with a PVE matched (``match_pve``, as many
+        individuals) ``polygenic_scale_pve`` and ``noise_scale_pve``, and for binary traits ``pve_error``;
+        ``locus_snps_constant`` where any;
       - ``hmm``: fitted jump rate per chromosome (``rho``), ``loglik``, ``n_groups_fitted``, ``pair_repulsion``;
         with ``populations``, their names under ``populations``; ``population_scope="genome"``: ``rho`` and
         ``pair_repulsion`` per population; ``"loci"``: the shared model's, and ``population_snps`` (SNPs in

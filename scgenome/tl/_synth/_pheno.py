@@ -299,8 +299,8 @@ def sample_pheno(
             if diagnostics is not None:
                 diagnostics["locus_snps_constant"] = int((~live).sum())
     Zs, s, U = eig if eig is not None else kinship_eig(Xs, model.snp_idx, rows)
-    # the statistics matched: the LMM's (the kinship's eigenvalues) or, with ``linear``, ordinary least squares, the same
-    # formulas with every eigenvalue 0 (V = I, invariant to the rotation U); the PVE and the variance scale stay the LMM's
+    # the statistics matched: the LMM's (the kinship's eigenvalues) or, with ``linear``, ordinary least squares, the
+    # same formulas with every eigenvalue 0 (V = I, invariant to the rotation U); the PVE and variance scale stay LMM
     s_t = np.zeros_like(s) if linear else s
     g = Zs @ model.u
     g_mean = g.mean()
@@ -462,14 +462,10 @@ def sample_pheno(
             # re-chosen each round
             keep = None if model.binary or "locus_ridge" not in info else (info["locus_ridge"], info["locus_joint"])
             y2, info2 = build(cand, cand_pve, keep)
-            if linear and info2["locus_var"] > LOCUS_GROWTH * max(first_var, target):
-                # targets the loci cannot reach (a linear model inflated by structure) would otherwise grow the locus
-                # effects without bound for a vanishing gain: the step halves instead
-                step *= 0.5
-                if step < MIN_STEP:
-                    break
-                continue
-            err2, pve_err2, score2 = errors(y2)
+            # linear model: targets the loci cannot reach (structure) would grow the locus effects without bound for a
+            # vanishing gain; such a round is refused like one that overshot
+            grown = linear and info2["locus_var"] > LOCUS_GROWTH * max(first_var, target)
+            err2, pve_err2, score2 = (None, None, np.inf) if grown else errors(y2)
             if score2 < score:
                 if cal_t and not model.binary:
                     step_t = np.where(err2 * err < 0, 0.5 * step_t, step_t)
