@@ -211,7 +211,8 @@ def synthesis_report(
         they would read as obs names. Without it, the privacy tables compare with all real individuals and
         the membership-inference numbers are NaN.
     method
-        GWAS run on both cohorts with :func:`scgenome.tl.gwas`: ``"lmm"`` or ``"linear"``.
+        GWAS run on both cohorts with :func:`scgenome.tl.gwas`: ``"lmm"`` or ``"linear"``. A cohort synthesized
+        for one of them (:func:`~scgenome.tl.synthesize`'s ``gwas_method``) reproduces that one's hits.
     thresholds
         P-value thresholds of the hit classes: distinct, each in (0, 1).
     n_subsamples
