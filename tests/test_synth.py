@@ -550,6 +550,15 @@ def test_linear_gwas_method_matches_linear_statistics(one_population, phenotype)
     f1 = {gm: hit_prf(p["train"], p[gm], 1e-5)["f1"] for gm in ("lmm", "linear")}
     assert f1["linear"] >= 0.9
     assert f1["lmm"] <= 0.7
+    if phenotype == "pheno":
+        # a cohort smaller than the training split: at most one locus SNP per 10 synthetic individuals per locus
+        # (109 locus SNPs on 150 mice left it 0.4-0.6 off; measured now 0.04 / 0.12 at seeds 0 / 1)
+        small = sg.tl.synthesize(
+            train, phenotypes=[phenotype], covariates=cov, gwas_method="linear", n_individuals=150, rng=1
+        )
+        info = small.uns["synthesis"]["phenotype_models"][phenotype]
+        assert len(info["locus_snps"]) <= 15 * (len(info["lead_snps"]) + len(info["subthreshold_snps"]))
+        assert info["locus_t_rms_error"] < 0.2
 
 
 def test_linear_gwas_method_where_structure_drives_the_linear_model(split, monkeypatch):
@@ -569,7 +578,7 @@ def test_linear_gwas_method_where_structure_drives_the_linear_model(split, monke
     assert info["locus_t_rms_error"] > 0.5
     # the rounds may not take the locus variance past twice the first solve's (60 times the genetic target before)
     assert info["locus_var"] <= 2 * max(info["locus_var_first"], info["genetic_var_target"])
-    assert any("carries structure that locus effects cannot reproduce" in r.getMessage() for r in records)
+    assert any("is beyond the loci's reach" in r.getMessage() for r in records)
     assert np.isfinite(syn.obs["pheno"]).all()
 
 

@@ -336,11 +336,11 @@ def synthesize(
         included) takes all the genetic variance, as in small cohorts, the loci fall back to their SNPs with
         p < 1e-3 (``locus_pvalue_used`` in ``phenotype_models``).
     exact_effects
-        Re-solve the locus effects on the synthetic genotypes so that each locus SNP's LMM Wald statistic
-        equals its real one scaled by ``sqrt(n_synthetic / n_real)`` (complete cases of each: the evidence a
-        cohort of the synthetic size would carry), with the polygenic term and noise GLS-orthogonal to the
-        covariates and locus SNPs; six calibration rounds then run the Wald test of
-        :func:`scgenome.tl.gwas` on the locus SNPs and correct the remaining error (``locus_t_rms_error``
+        Re-solve the locus effects on the synthetic genotypes so that each locus SNP's LMM Wald statistic (the
+        linear model's with ``gwas_method="linear"``) equals its real one scaled by ``sqrt(n_synthetic / n_real)``
+        (complete cases of each: the evidence a cohort of the synthetic size would carry), with the polygenic term
+        and noise GLS-orthogonal (orthogonal) to the covariates and locus SNPs; six (sixteen) calibration rounds
+        then run the Wald test of :func:`scgenome.tl.gwas` on the locus SNPs and correct the remaining error (``locus_t_rms_error``
         in ``phenotype_models``). Binary traits get the same on their latent trait; cutting it adds noise of
         about ``sqrt(1 - a^2)`` to each statistic (``a`` the attenuation, see Notes), which the calibration then
         lowers by swapping the labels of case/control pairs near the cut (the prevalence kept), steering the
@@ -392,8 +392,9 @@ def synthesize(
         (populations, HS1940's families: lambda_GC 4.6-19.4 measured), locus effects cannot reproduce its hits: a
         real linear-model lambda_GC above 3 is a ``ValueError`` before the genotype model is fitted (those hits
         come from the genome's structure, ``n_groups`` and ``group_pooling``, with the default ``"lmm"``). Below
-        it, the rounds stop before the locus variance doubles, and a remaining error above 0.5 (RMS of ``t``,
-        ``locus_t_rms_error``) is logged as a warning.
+        it, a round may not take the locus variance past twice the larger of the first solve's
+        (``locus_var_first``) and the genetic target, and a remaining error above 0.5 (1 for a binary trait; RMS
+        of ``t``, ``locus_t_rms_error``) is logged as a warning.
     n_iter
         Most EM iterations of the HMM (a positive integer; it stops earlier when the log-likelihood gains less
         than 1e-4 of itself). Where the fit has not converged, more iterations keep more local LD, at a time
@@ -733,6 +734,10 @@ def synthesize(
             eig_real = kinship("real", snp_idx, np.flatnonzero(np.isfinite(y)), gw)
             other = np.flatnonzero(~pattern[:, j] & cov_missing)
             n_ph = int(np.isfinite(y).sum())
+            # the loci's SNPs are solved on the synthetic individuals that carry a value: at most one per 10 of them
+            # (of the real ones, at the real size; a smaller cohort has fewer: 109 locus SNPs on 150 synthetic mice
+            # left the linear-model calibration 0.4-0.6 off, 0.03-0.12 with the cap)
+            n_cap = min(n_ph, len(rows))
             ys = np.full(m, np.nan)
             # a locus must leave room for the polygenic term: when re-solving every window SNP's statistic (noise
             # included) takes all the genetic variance (small cohorts), the locus falls back to its SNPs with
@@ -748,9 +753,9 @@ def synthesize(
             if exact_effects and subthreshold_pvalue > 0 and not is_binary(y):
                 outside = np.where(near, 1.0, pz)
                 sub_lead = clump(outside, coord, chrom, subthreshold_pvalue, lead_window)
-                sub, sub_blocks = _locus_snps(sub_lead, outside < subthreshold_pvalue, pz, 1.0, coord, chrom, n_ph)
+                sub, sub_blocks = _locus_snps(sub_lead, outside < subthreshold_pvalue, pz, 1.0, coord, chrom, n_cap)
             for attempt, pmax in enumerate(tries):
-                locus, blocks = _locus_snps(lead, near, pz, pmax, coord, chrom, n_ph)
+                locus, blocks = _locus_snps(lead, near, pz, pmax, coord, chrom, n_cap)
                 locus, blocks = np.concatenate([locus, sub]), np.concatenate([blocks, sub_blocks + len(lead)])
                 pm = fit_pheno(
                     Ximp,
@@ -800,15 +805,19 @@ def synthesize(
                     len(locus),
                     LOCUS_FALLBACK_PVALUE,
                 )
-            if gwas_method == "linear" and diag.get("locus_t_rms_error", 0.0) > LINEAR_MISS_RMS:
+            if gwas_method == "linear" and diag.get("locus_t_rms_error", 0.0) > LINEAR_MISS_RMS[pm.binary]:
                 logger.warning(
                     "%s: the synthetic linear-model statistics of its %d locus SNPs miss the real ones by %.2f (RMS of "
-                    "t); its linear-model GWAS (lambda_GC %.2f) carries structure that locus effects cannot reproduce. "
-                    "gwas_method='lmm' (the default) reproduces the LMM's hits instead.",
+                    "t; real lambda_GC %.2f). %s",
                     ph,
                     len(locus),
                     diag["locus_t_rms_error"],
                     gl.info["lambda_gc"],
+                    "A binary trait's statistics carry the noise of the cut (see exact_effects); fewer locus SNPs "
+                    "(locus_pvalue=1e-3) or a larger cohort bring them closer."
+                    if pm.binary
+                    else "Structure in the linear model (relatives, populations) is beyond the loci's reach; "
+                    "gwas_method='lmm' (the default) reproduces the LMM's hits instead.",
                 )
             obs[ph] = ys
             models[ph] = {
@@ -892,8 +901,9 @@ def synthesize(
     return out
 
 
-#: ``gwas_method="linear"``: a warning when the locus SNPs' linear-model statistics miss their targets by more (RMS t)
-LINEAR_MISS_RMS = 0.5
+#: ``gwas_method="linear"``: a warning when the locus SNPs' linear-model statistics miss their targets by more (RMS t;
+#: quantitative, binary traits: the cut adds 0.1-0.5)
+LINEAR_MISS_RMS = {False: 0.5, True: 1.0}
 #: ``gwas_method="linear"``: the largest genomic control lambda of the real linear-model GWAS accepted (measured on
 #: simulated cohorts: reproduced at 1.6-2.4, one population with sibs; missed at 4.6, three populations; refused:
 #: 4.9-7.0, three populations of 1,800 training individuals, and HS1940 CD8's training split, 19.4)

@@ -253,7 +253,8 @@ def synthesis_report(
       tested SNPs), ``beta_corr`` and ``sign_agreement`` (over the real hits at the loosest threshold),
       ``pve`` (null model; NaN for the linear model);
     - ``"fidelity"``: metric/value rows: ``af_corr``, ``af_rmse``, ``ld_r2_corr``, ``het_real``,
-      ``het_synthetic``, ``pve_real``, ``pve_synthetic``, ``pve_diff``, ``ld_r2_mean_real``,
+      ``het_synthetic``, ``pve_real``, ``pve_synthetic``, ``pve_diff`` (the GWAS's null model: NaN for the linear
+      model; run the report with ``method="lmm"`` for the PVE), ``ld_r2_mean_real``,
       ``ld_r2_mean_synthetic``; on PC1-10 of a random half of the training individuals, with the other half
       and the synthetic cohort projected on them (both out of sample): ``classifier_auc`` (cross-validated
       logistic regression telling the two apart: a shift of the clouds), ``classifier_auc_knn`` (k-NN: any
