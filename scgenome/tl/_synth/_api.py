@@ -264,7 +264,12 @@ def synthesize(
         Covariate column(s) (binary or quantitative) drawn jointly through a Gaussian copula; the phenotype
         models adjust for them.
     n_individuals
-        Synthetic cohort size, a positive integer (default: as many as the input).
+        Synthetic cohort size, a positive integer (default: as many as the input). The locus statistics are the
+        real ones scaled by ``sqrt(n_synthetic / n_real)`` (see ``exact_effects``), their estimation noise
+        included: a cohort larger than the input scales that noise up too, and the loci reproduce it less well
+        (simulated, 360 training individuals, LMM locus ``t`` RMS error 0.06 at 360 synthetic, 0.15 at 500, 0.22
+        at 800, where the loci fell back to their SNPs with p < 1e-3). Compare a synthetic cohort of the
+        input's size with the real GWAS, as :func:`~scgenome.tl.synthesis_report`'s floor does.
     method
         Generator: ``"hmm"`` (diploid haplotype-cluster HMM).
     n_states
