@@ -1519,3 +1519,44 @@ def test_window_attack_undefined_without_a_whole_window(split, synth):
     priv = tabs["privacy"]["value"]
     assert np.isnan(priv["mia_auc_window"])
     assert np.isfinite(priv["mia_auc_nn"])
+
+
+def test_no_real_results_carried_to_the_synthetic_cohort(split):
+    # a gdata on which QC and GWAS ran: the synthetic cohort keeps the SNP annotation, never the real per-SNP results
+    mudata = pytest.importorskip("mudata")
+    import anndata as ad
+
+    _, train = split
+    g = train[:, :300].copy()
+    g.var["gene"] = [f"G{i // 30}" for i in range(g.n_vars)]
+    g.var["my_hwe_p"] = 0.5
+    sg.pp.snp_qc(g)
+    sg.tl.gwas(g, "pheno")
+    g.obsm["X_pca"] = np.zeros((g.n_obs, 2))
+    g.varm["loadings"] = np.zeros((g.n_vars, 2))
+    before = g.var.copy()
+    real_cols = [c for c in g.var.columns if c.startswith(("gwas_", "snp_qc_"))]
+    assert len(real_cols) > 5
+    syn = sg.tl.synthesize(g, phenotypes="pheno", n_states=4, n_iter=1, rng=0)
+    assert list(syn.var.columns) == [c for c in ("chrom", "pos", "cm", "allele1", "allele0") if c in g.var]
+    assert list(syn.var_names) == list(g.var_names)
+    assert set(syn.uns) == {"synthesis"} and not syn.obsm and not syn.varm and not syn.obsp
+    assert set(syn.uns["synthesis"]["var_dropped"]) == {"gene", "my_hwe_p", *real_cols}
+    pd.testing.assert_frame_equal(g.var, before)
+    # user annotation named explicitly is kept; a scgenome result named is refused, the input unchanged
+    kept = sg.tl.synthesize(g, phenotypes="pheno", annotation_columns=["gene"], n_states=4, n_iter=1, rng=0)
+    assert kept.var["gene"].tolist() == g.var["gene"].tolist()
+    np.testing.assert_array_equal(kept.X, syn.X)
+    for bad, match in [("gwas_pval", "computed on the real individuals"), ("snp_qc_af", "QC or GWAS"), ("x", "not found")]:
+        with pytest.raises(ValueError, match=match):
+            sg.tl.synthesize(g, phenotypes="pheno", annotation_columns=[bad], n_iter=1, rng=0)
+    pd.testing.assert_frame_equal(g.var, before)
+    # MuData: the genotype modality carries no real results either (nor does the phenotype modality)
+    pheno = ad.AnnData(g.obs[["pheno"]].to_numpy(dtype=float), obs=pd.DataFrame(index=g.obs_names))
+    pheno.var_names = ["pheno"]
+    geno = ad.AnnData(g.X, obs=pd.DataFrame(index=g.obs_names), var=g.var, uns={"gwas": g.uns["gwas"]})
+    md = mudata.MuData({"geno": geno, "pheno": pheno})
+    out = sg.tl.synthesize(md, phenotypes="pheno", n_states=4, n_iter=1, rng=0)
+    assert list(out["geno"].var.columns) == list(syn.var.columns)
+    assert not [c for c in out.var.columns if "gwas" in c or "snp_qc" in c]
+    assert set(out["geno"].uns) == {"synthesis"} and not out.uns

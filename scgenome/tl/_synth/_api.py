@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 
 #: GWAS p-value thresholds of the synthesis report, whose hit classes the locus statistics keep by default
 HIT_THRESHOLDS = (1e-8, 5e-8, 1e-5)
+#: ``var`` columns a synthetic cohort keeps: the SNP annotation the io readers write (``read_bimbam``,
+#: ``read_plink``). Any other column may be a number computed on the real individuals (GWAS statistics, QC allele
+#: frequencies, a user's own HWE p-values) and is dropped unless named in ``annotation_columns``.
+SNP_ANNOTATION = ("chrom", "pos", "cm", "allele1", "allele0")
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -243,6 +247,7 @@ def synthesize(
     polygenic: Literal["mean", "draw"] = "mean",
     gwas_method: Literal["lmm", "linear"] = "lmm",
     n_iter: int = 6,
+    annotation_columns: Sequence[str] = (),
     mod: tuple[str, str] = ("geno", "pheno"),
     rng: int | np.random.Generator | None = None,
 ) -> AnnData | MuData:
@@ -405,6 +410,13 @@ def synthesize(
         than 1e-4 of itself). Where the fit has not converged, more iterations keep more local LD, at a time
         about linear in them (the EM is most of the fit): HS1940, adjacent-SNP r^2 0.480 at 6 and 0.486 at 8
         (real 0.509); a simulated 300 x 1,500 cohort of weak LD, 0.14 at 6 and 0.19 at 12 (real 0.215).
+    annotation_columns
+        Further ``var`` columns to copy to the output, beside the SNP annotation of the io readers (``chrom``,
+        ``pos``, ``cm``, ``allele1``, ``allele0``), which are always kept when present. Name only annotation that
+        does not come from the real individuals (gene, rsid, consequence): every other column (GWAS results such
+        as ``gwas_pval``, QC statistics such as ``snp_qc_af``, anything else) is dropped, so that no per-SNP
+        number computed on real individuals passes for a synthetic one. Columns written by scgenome's own tools
+        (``snp_qc_*``, ``{key}_*`` of a GWAS in ``uns``) are refused.
     mod
         Names of the genotype and phenotype modalities of a MuData.
     rng
@@ -418,7 +430,10 @@ def synthesize(
       the input, which stay missing), a dense numpy array whatever the input's layout (sparse, dask, backed),
       in the input's dtype when it is a float dtype (float16, float32, float64) and float32 otherwise (integer
       dosages such as int8 or uint8: the missing SNPs need NaN);
-    - ``var``: a copy of the input's ``var``;
+    - ``var``: the input's SNPs (``var_names``) with its SNP annotation columns only (``chrom``, ``pos``, ``cm``,
+      ``allele1``, ``allele0`` where present, and ``annotation_columns``), in the input's order; no per-SNP
+      result of the real data (GWAS, QC) is carried over (their names under ``uns["synthesis"]["var_dropped"]``);
+      nor are the input's ``uns``, ``obsm``, ``varm``, ``obsp`` or ``layers``, except the provenance below;
     - ``obs``: synthetic ids ``syn0, syn1, ...``, the phenotype and covariate columns (float64; missing values
       follow whole rows of the real missingness pattern), ``synth_group`` (structure group) and, with
       ``populations``, ``synth_population``;
@@ -449,7 +464,8 @@ def synthesize(
         ``pair_repulsion`` per population; ``"loci"``: the shared model's, and ``population_snps`` (SNPs in
         the lead windows), ``population_chromosomes`` (chromosomes the population models are fitted on),
         ``population_rho`` and ``population_pair_repulsion`` per population;
-      - ``map_unit``: ``"cM"``, ``"Mb"`` or ``"index"`` (the map distances the HMM and the windows use).
+      - ``map_unit``: ``"cM"``, ``"Mb"`` or ``"index"`` (the map distances the HMM and the windows use);
+      - ``var_dropped``: the input's ``var`` columns left out of the output's ``var``.
 
     For a MuData input, a MuData with two modalities (names in ``mod``): the genotype modality is the AnnData
     above (its ``obs`` with every column, ``uns["synthesis"]`` included), and the phenotype modality's ``X``
@@ -526,6 +542,7 @@ def synthesize(
         msg = f"n_groups must be at most the number of individuals ({n}), got {n_groups}."
         raise ValueError(msg)
     _check_populations(geno, ptab, populations, min_group_size)
+    var_keep = _annotation_columns(geno, annotation_columns)
     for name, v in [("recombination_scale", recombination_scale), ("emission_noise", emission_noise)]:
         _check_float(name, v, 0.0, lo_open=True)
     for name, v in [("group_pooling", group_pooling), ("min_cluster_size", min_cluster_size)]:
@@ -848,7 +865,10 @@ def synthesize(
     obs = obs[[*phenotypes, *covariates, *extra]]
 
     dtype = geno.X.dtype if np.issubdtype(geno.X.dtype, np.floating) else np.float32
-    out = AnnData(Xs.astype(dtype, copy=False), obs=obs, var=geno.var.copy())
+    var_dropped = [str(c) for c in geno.var.columns if c not in var_keep]
+    if var_dropped:
+        logger.info("var columns not carried to the synthetic cohort (not SNP annotation): %s", var_dropped)
+    out = AnnData(Xs.astype(dtype, copy=False), obs=obs, var=geno.var[var_keep].copy())
     Xs = None  # the output holds its own copy (or this very array)
     out.uns["synthesis"] = {
         "params": {
@@ -886,6 +906,7 @@ def synthesize(
         "phenotype_models": models,
         "hmm": hmm_info,
         "map_unit": unit,
+        "var_dropped": var_dropped,
     }
     logger.info("synthesized %d individuals x %d SNPs", m, geno.n_vars)
     if is_mu:
@@ -1028,6 +1049,32 @@ def _genotypes_at_loci(
         "population_pair_repulsion": [p["pair_repulsion"] for p in parts],
     }
     return scodes, syn_group, syn_pop, info
+
+
+def _tool_columns(geno: AnnData) -> list[str]:
+    """``var`` columns written by scgenome's tools on ``geno``: ``snp_qc_*`` and each stored GWAS's ``{key}_*``."""
+    keys = [k for k, v in geno.uns.items() if isinstance(v, dict) and "params" in v and k != "synthesis"]
+    return [
+        str(c) for c in geno.var.columns if str(c).startswith("snp_qc_") or any(str(c).startswith(f"{k}_") for k in keys)
+    ]
+
+
+def _annotation_columns(geno: AnnData, extra) -> list[str]:
+    """``var`` columns of the output: the reader annotation present, then ``extra`` (checked), in ``var``'s order."""
+    extra = [extra] if isinstance(extra, str) else list(extra)
+    bad = [c for c in extra if c not in geno.var.columns]
+    if bad:
+        msg = f"annotation_columns {bad} not found in var; available: {list(geno.var.columns)}."
+        raise ValueError(msg)
+    tool = sorted(set(extra) & set(_tool_columns(geno)))
+    if tool:
+        msg = (
+            f"annotation_columns {tool} hold results scgenome computed on the real individuals (QC or GWAS); a "
+            "synthetic cohort does not carry them: run the tool on the synthetic cohort instead."
+        )
+        raise ValueError(msg)
+    want = set(SNP_ANNOTATION) | set(extra)
+    return [c for c in geno.var.columns if c in want]
 
 
 def _check_populations(geno: AnnData, ptab: pd.DataFrame, populations, min_size: int) -> pd.Series | int | None:
