@@ -1540,14 +1540,19 @@ def test_no_real_results_carried_to_the_synthetic_cohort(split):
     syn = sg.tl.synthesize(g, phenotypes="pheno", n_states=4, n_iter=1, rng=0)
     assert list(syn.var.columns) == [c for c in ("chrom", "pos", "cm", "allele1", "allele0") if c in g.var]
     assert list(syn.var_names) == list(g.var_names)
-    assert set(syn.uns) == {"synthesis"} and not syn.obsm and not syn.varm and not syn.obsp
+    assert set(syn.uns) == {"synthesis"}
+    assert [len(syn.obsm), len(syn.varm), len(syn.obsp)] == [0, 0, 0]
     assert set(syn.uns["synthesis"]["var_dropped"]) == {"gene", "my_hwe_p", *real_cols}
     pd.testing.assert_frame_equal(g.var, before)
     # user annotation named explicitly is kept; a scgenome result named is refused, the input unchanged
     kept = sg.tl.synthesize(g, phenotypes="pheno", annotation_columns=["gene"], n_states=4, n_iter=1, rng=0)
     assert kept.var["gene"].tolist() == g.var["gene"].tolist()
     np.testing.assert_array_equal(kept.X, syn.X)
-    for bad, match in [("gwas_pval", "computed on the real individuals"), ("snp_qc_af", "QC or GWAS"), ("x", "not found")]:
+    for bad, match in [
+        ("gwas_pval", "computed on the real individuals"),
+        ("snp_qc_af", "QC or GWAS"),
+        ("x", "not found"),
+    ]:
         with pytest.raises(ValueError, match=match):
             sg.tl.synthesize(g, phenotypes="pheno", annotation_columns=[bad], n_iter=1, rng=0)
     pd.testing.assert_frame_equal(g.var, before)
@@ -1559,4 +1564,5 @@ def test_no_real_results_carried_to_the_synthetic_cohort(split):
     out = sg.tl.synthesize(md, phenotypes="pheno", n_states=4, n_iter=1, rng=0)
     assert list(out["geno"].var.columns) == list(syn.var.columns)
     assert not [c for c in out.var.columns if "gwas" in c or "snp_qc" in c]
-    assert set(out["geno"].uns) == {"synthesis"} and not out.uns
+    assert set(out["geno"].uns) == {"synthesis"}
+    assert not out.uns

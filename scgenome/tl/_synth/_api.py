@@ -1055,7 +1055,9 @@ def _tool_columns(geno: AnnData) -> list[str]:
     """``var`` columns written by scgenome's tools on ``geno``: ``snp_qc_*`` and each stored GWAS's ``{key}_*``."""
     keys = [k for k, v in geno.uns.items() if isinstance(v, dict) and "params" in v and k != "synthesis"]
     return [
-        str(c) for c in geno.var.columns if str(c).startswith("snp_qc_") or any(str(c).startswith(f"{k}_") for k in keys)
+        str(c)
+        for c in geno.var.columns
+        if str(c).startswith("snp_qc_") or any(str(c).startswith(f"{k}_") for k in keys)
     ]
 
 
