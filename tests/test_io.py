@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -169,3 +170,124 @@ def test_hs1940_bimbam_and_plink_agree(data_path):
     assert np.nanmax(np.abs(pl.X - b.X)) <= 0.5
     ph = [f"pheno{i}" for i in range(1, 7)]
     np.testing.assert_allclose(pl.obs[ph].to_numpy(), b.obs[ph].to_numpy(), equal_nan=True)
+
+
+# ---------------------------------------------------------------- .bed / .fam / .bim consistency (issue 25)
+def _fam_lines(prefix):
+    return Path(f"{prefix}.fam").read_text().splitlines()
+
+
+@pytest.mark.parametrize("short", [1, 2, 3])
+def test_read_plink_fam_short_refused(tmp_path, short):
+    # 7 individuals (2 bytes per SNP), values 0/1 only: every real genotype has a 1 bit
+    rng = np.random.default_rng(1)
+    X = rng.integers(0, 2, size=(7, 30)).astype(np.float32)
+    prefix = _write_plink(tmp_path, X)
+    fam = _fam_lines(prefix)
+    Path(f"{prefix}.fam").write_text("\n".join(fam[:-short]) + "\n")
+    # 1-2 short: same byte count, genotypes in the padding bits; 3 short: 1 byte per SNP
+    match = "padding bits after individual" if short < 3 else "has 63 bytes but 4 individuals"
+    with pytest.raises(ValueError, match=match) as err:
+        sg.io.read_plink(prefix)
+    assert str(tmp_path / "d.bed") in str(err.value)
+
+
+def test_read_plink_fam_long_warns(tmp_path):
+    rng = np.random.default_rng(2)
+    X = rng.integers(0, 2, size=(6, 30)).astype(np.float32)
+    prefix = _write_plink(tmp_path, X)
+    fam = _fam_lines(prefix)
+    Path(f"{prefix}.fam").write_text("\n".join([*fam, "fx ix 0 0 1 -9", "fy iy 0 0 1 -9"]) + "\n")
+    with pytest.warns(UserWarning, match="last 2 individual"):
+        g = sg.io.read_plink(prefix)
+    # what is read for them is the padding: homozygous allele1 everywhere
+    assert (g.X[-2:] == 2).all()
+    np.testing.assert_array_equal(g.X[:6], X)
+    # too few SNPs to tell: no warning (a real individual may be homozygous at 5 SNPs)
+    (tmp_path / "five").mkdir()
+    prefix5 = _write_plink(tmp_path / "five", np.ascontiguousarray(X[:, :5]))
+    fam5 = _fam_lines(prefix5)
+    Path(f"{prefix5}.fam").write_text("\n".join([*fam5, "fx ix 0 0 1 -9"]) + "\n")
+    assert sg.io.read_plink(prefix5).n_obs == 7
+
+
+def test_read_plink_bim_and_magic(tmp_path):
+    X = np.ones((5, 4), dtype=np.float32)
+    prefix = _write_plink(tmp_path, X)
+    bim = Path(f"{prefix}.bim").read_text().splitlines()
+    Path(f"{prefix}.bim").write_text("\n".join(bim[:-1]) + "\n")
+    with pytest.raises(ValueError, match=r"for the 5 individuals of the .fam it holds 4 SNPs"):
+        sg.io.read_plink(prefix)
+    Path(f"{prefix}.bim").write_text("\n".join(bim) + "\n")
+    bed = Path(f"{prefix}.bed")
+    good = bed.read_bytes()
+    bed.write_bytes(b"##" + good[2:])
+    before = bed.read_bytes()
+    with pytest.raises(ValueError, match=r"d\.bed does not start with the \.bed magic number"):
+        sg.io.read_plink(prefix)
+    assert bed.read_bytes() == before
+    bed.write_bytes(good[:2] + b"\x00" + good[3:])
+    with pytest.raises(ValueError, match="not in SNP-major order"):
+        sg.io.read_plink(prefix)
+    bed.write_bytes(b"")
+    with pytest.raises(ValueError, match="magic number"):
+        sg.io.read_plink(prefix)
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("short", [1, 2])
+def test_read_plink_real_fam_short(tmp_path, data_path, short):
+    # 379 individuals: 3 in the last byte of each SNP, one padding slot; a .fam 1-2 short keeps the byte count
+    d = data_path("eur-1kg-chr17-22")
+    for ext in ("bed", "bim"):
+        (tmp_path / f"e.{ext}").symlink_to(d / f"EUR_subset.{ext}")
+    fam = (d / "EUR_subset.fam").read_text().splitlines()
+    assert len(fam) == 379
+    (tmp_path / "e.fam").write_text("\n".join(fam[:-short]) + "\n")
+    with pytest.raises(ValueError, match=r"padding bits after individual 37[78] .* at \d+ of 54051 SNPs"):
+        sg.io.read_plink(tmp_path / "e")
+
+
+# ---------------------------------------------------------------- damaged files name the path (issue 25)
+def _garbage(n=2000):
+    return bytes(np.random.default_rng(0).integers(0, 256, n, dtype=np.uint8))
+
+
+def test_read_bimbam_damaged_files(tmp_path):
+    geno = "".join(f"rs{i}, A, G, 0, 1, 2\n" for i in range(300)).encode()
+    (tmp_path / "g.txt").write_bytes(geno)
+    (tmp_path / "cut.txt.gz").write_bytes(gzip.compress(geno)[:-30])
+    (tmp_path / "badgz.txt.gz").write_bytes(b"\x1f\x8b" + _garbage(500))
+    (tmp_path / "bin.txt").write_bytes(_garbage())
+    (tmp_path / "empty.txt").write_bytes(b"")
+    cases = [
+        ({"geno": "cut.txt.gz"}, "genotype file .*cut.txt.gz could not be read: the gzip stream ends early"),
+        ({"geno": "badgz.txt.gz"}, "genotype file .*badgz.txt.gz could not be read: invalid gzip data"),
+        ({"geno": "bin.txt"}, "genotype file .*bin.txt could not be read: binary content"),
+        ({"pheno": "bin.txt"}, "phenotype file .*bin.txt could not be read: binary content"),
+        ({"pheno": "cut.txt.gz"}, "phenotype file .*cut.txt.gz could not be read: the gzip stream ends early"),
+        ({"pheno": "empty.txt"}, "phenotype file .*empty.txt could not be read: it is empty"),
+        ({"anno": "badgz.txt.gz"}, "annotation file .*badgz.txt.gz could not be read: invalid gzip"),
+    ]
+    for files, match in cases:
+        args = {"geno": "g.txt"} | files
+        with pytest.raises(ValueError, match=match):
+            sg.io.read_bimbam(*(tmp_path / args[k] if k in args else None for k in ("geno", "pheno", "anno")))
+
+
+def test_read_plink_damaged_files(tmp_path):
+    X = np.ones((5, 4), dtype=np.float32)
+    prefix = _write_plink(tmp_path, X)
+    for ext in ("bed", "bim", "fam"):
+        with gzip.open(tmp_path / f"z.{ext}.gz", "wb") as fh:
+            fh.write((tmp_path / f"d.{ext}").read_bytes())
+    good = {ext: (tmp_path / f"z.{ext}.gz").read_bytes() for ext in ("bed", "bim", "fam")}
+    for ext, what in (("bed", "PLINK .bed file"), ("bim", "PLINK .bim file"), ("fam", "PLINK .fam file")):
+        (tmp_path / f"z.{ext}.gz").write_bytes(good[ext][:-12])
+        with pytest.raises(ValueError, match=rf"{what} .*z\.{ext}\.gz could not be read: the gzip stream ends early"):
+            sg.io.read_plink(tmp_path / "z")
+        (tmp_path / f"z.{ext}.gz").write_bytes(good[ext])
+    assert sg.io.read_plink(tmp_path / "z").shape == (5, 4)
+    (tmp_path / "d.fam").write_bytes(_garbage())
+    with pytest.raises(ValueError, match=r"PLINK \.fam file .*d\.fam could not be read: binary content"):
+        sg.io.read_plink(prefix)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .._logging import logger
-from ._common import check_unique, open_bytes, open_text, pheno_frame, to_pos
+from ._common import check_unique, open_bytes, open_text, pheno_frame, reading, to_pos
 
 if TYPE_CHECKING:
     import os
@@ -194,7 +194,8 @@ def read_bimbam(
     """
     from anndata import AnnData
 
-    meta, X = _read_geno(geno)
+    with reading(geno, "BIMBAM genotype file"):
+        meta, X = _read_geno(geno)
     check_unique(meta["rs"], what="SNP ids", where=str(geno))
     snps = pd.Index(meta["rs"].astype(str), name=None)
     n = X.shape[0]
@@ -204,9 +205,14 @@ def read_bimbam(
         i, j = np.argwhere(bad)[0]
         msg = f"BIMBAM genotype file {geno}: dosage {X[i, j]} of SNP {snps[j]!r}, sample {i + 1} is outside [0, 2]."
         raise ValueError(msg)
-    obs = _read_pheno(pheno, n, pheno_names, obs_index) if pheno is not None else pd.DataFrame(index=obs_index)
+    if pheno is not None:
+        with reading(pheno, "BIMBAM phenotype file"):
+            obs = _read_pheno(pheno, n, pheno_names, obs_index)
+    else:
+        obs = pd.DataFrame(index=obs_index)
     if anno is not None:
-        var = _read_anno(anno, snps)
+        with reading(anno, "BIMBAM annotation file"):
+            var = _read_anno(anno, snps)
     else:
         var = pd.DataFrame(index=snps)
         var["chrom"] = pd.array([pd.NA] * len(snps), dtype="string")
