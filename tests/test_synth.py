@@ -166,6 +166,10 @@ def test_privacy_on_simulation(report):
     # measured: two 25-SNP windows at the real loci, AUC 0.500 (copies of the training genomes: 0.913)
     assert priv["windows_loci"] >= 2
     assert priv["mia_auc_window_loci"] < 0.75
+    assert (tabs["privacy"]["note"] == "").all()  # every row defined with a holdout
+    fid = tabs["fidelity"]["value"]
+    assert fid["classifier_auc_max"] == max(fid["classifier_auc"], fid["classifier_auc_knn"])
+    assert np.isfinite(fid[[f"pca_sd_ratio_pc{j}" for j in range(1, 6)]]).all()
 
 
 def test_privacy_attacks_detect_copies(split):
@@ -292,6 +296,11 @@ def test_mudata_roundtrip(split):
     ref = sg.tl.synthesis_report(sub, flat, phenotype="pheno", n_subsamples=1, rng=0)
     pd.testing.assert_frame_equal(tabs["gwas"], ref["gwas"])
     assert "synthesis_report" in out["geno"].uns
+    # without a holdout the membership-inference rows are NaN and say why
+    priv = tabs["privacy"]
+    assert priv.loc[["mia_auc_nn", "mia_auc_window"], "value"].isna().all()
+    assert priv.loc["mia_auc_nn", "note"].startswith("needs holdout=")
+    assert (priv.loc[priv["value"].notna(), "note"] == "").all()
     with pytest.raises(ValueError, match="thresholds"):
         sg.tl.synthesis_report(sub, flat, phenotype="pheno", thresholds=[])
     with pytest.raises(ValueError, match="n_subsamples"):

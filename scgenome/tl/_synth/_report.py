@@ -31,6 +31,18 @@ if TYPE_CHECKING:
     from mudata import MuData
 
 
+#: principal components whose synthetic / real SD ratio the fidelity table reports (``pca_sd_ratio_pc1`` ...)
+N_SD_RATIOS = 5
+#: privacy rows that compare training with holdout individuals: NaN without ``holdout``, with this note
+NEEDS_HOLDOUT = (
+    "mia_auc_nn",
+    "mia_auc_window",
+    "mia_auc_window_loci",
+    "dcr_holdout_median",
+    "longest_identical_segment_real",
+)
+
+
 # ----------------------------------------------------------------------------------------------- metrics
 def hit_prf(p_real: np.ndarray, p_other: np.ndarray, threshold: float) -> dict:
     """Hit-class precision, recall and F1 (the positive class only, never class-weighted)."""
@@ -259,8 +271,9 @@ def synthesis_report(
       and the synthetic cohort projected on them (both out of sample): ``classifier_auc`` (cross-validated
       logistic regression telling the two apart: a shift of the clouds), ``classifier_auc_knn`` (k-NN: any
       difference, including the real families a sampled cohort lacks; below 0.5 hints at copies),
-      ``pca_centroid_dist`` (in real SD units), ``pca_sd_ratio_pc1``, ``pca_sd_ratio_pc2`` (synthetic / real
-      SD); ``kinship_p99_real``, ``kinship_p99_synthetic`` (fidelity and privacy leave out SNPs without a
+      ``classifier_auc_max`` (the larger of the two: how well any of them tells the cohorts apart),
+      ``pca_centroid_dist`` (in real SD units), ``pca_sd_ratio_pc1`` to ``pca_sd_ratio_pc5`` (synthetic / real
+      SD; NaN past the cohort's rank); ``kinship_p99_real``, ``kinship_p99_synthetic`` (fidelity and privacy leave out SNPs without a
       single genotype in either cohort);
     - ``"ld_decay"``: 20 distance bins up to ``ld_max_dist`` (``distance``, the bin's middle), mean r^2 real
       and synthetic (``r2_real``, ``r2_synthetic``; NaN for a bin without pairs), number of pairs (``n_pairs``);
@@ -276,7 +289,10 @@ def synthesis_report(
       :func:`~scgenome.tl.synthesize` spends the populations' own models; NaN without such windows),
       ``windows_loci`` (its number of windows), ``longest_identical_segment`` (SNPs), ``longest_identical_segment_real``
       (the same between holdout and training individuals), ``longest_identical_segment_median`` (median over
-      the synthetic individuals), ``window``;
+      the synthetic individuals), ``window``; a ``note`` column says why a row is NaN (empty where it is
+      defined): without ``holdout`` the rows comparing training with holdout individuals (``mia_auc_nn``,
+      ``mia_auc_window``, ``mia_auc_window_loci``, ``dcr_holdout_median``, ``longest_identical_segment_real``)
+      are NaN with the note that membership inference needs ``holdout=``;
     - ``"distances"``: per-individual distances for plotting (``kind``: syn->train, syn->holdout,
       real->real nearest neighbour).
 
@@ -456,9 +472,10 @@ def synthesis_report(
     pc_r, pc_s = Zt[test_rows] @ Vt.T, Zs @ Vt.T
     psd = pc_r.std(0)
     fid["pca_centroid_dist"] = float(np.sqrt((((pc_s.mean(0) - pc_r.mean(0)) / psd) ** 2).sum()))
-    fid["pca_sd_ratio_pc1"] = float(pc_s[:, 0].std() / psd[0])
-    fid["pca_sd_ratio_pc2"] = float(pc_s[:, 1].std() / psd[1]) if k > 1 else np.nan
+    for j in range(N_SD_RATIOS):
+        fid[f"pca_sd_ratio_pc{j + 1}"] = float(pc_s[:, j].std() / psd[j]) if k > j else np.nan
     fid["classifier_auc"], fid["classifier_auc_knn"] = _classifier_auc(pc_r, pc_s, rng)
+    fid["classifier_auc_max"] = float(np.nanmax([fid["classifier_auc"], fid["classifier_auc_knn"]]))
     del Zt, Zs
     pca = pd.DataFrame(
         {
@@ -486,7 +503,7 @@ def synthesis_report(
         "kinship": kin,
         "af": af_tab,
         "pca": pca,
-        "privacy": pd.DataFrame({"value": pd.Series(priv)}),
+        "privacy": _privacy_table(priv, ho_mask.any()),
         "distances": dist_tab,
     }
     synthetic_out.uns[key_added] = {
@@ -506,6 +523,23 @@ def synthesis_report(
     }
     logger.info("synthesis report written to uns[%r]", key_added)
     return tables
+
+
+def _privacy_table(priv: dict, has_holdout: bool) -> pd.DataFrame:
+    """Return the privacy metrics with a ``note`` on each undefined (NaN) row saying why (empty where defined)."""
+    tab = pd.DataFrame({"value": pd.Series(priv, dtype=float)})
+    note = pd.Series("", index=tab.index, dtype=object)
+    undefined = tab["value"].isna()
+    if not has_holdout:
+        note[note.index.isin(NEEDS_HOLDOUT) & undefined] = (
+            "needs holdout=: membership inference compares training individuals with real ones the synthesis never saw"
+        )
+    elif undefined.get("mia_auc_window", False):
+        note["mia_auc_window"] = "no chromosome holds a whole window (lower window=)"
+    if has_holdout and undefined.get("mia_auc_window_loci", False):
+        note["mia_auc_window_loci"] = "no whole window within the real loci"
+    tab["note"] = note
+    return tab
 
 
 def _subset_gwas(real: AnnData, rows: np.ndarray, phenotype: str, covariates: list[str], method: str) -> tuple:
