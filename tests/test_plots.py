@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from anndata import AnnData
+from figcheck import check_figure
 
 import scgenome as sg
 
@@ -210,7 +211,8 @@ def test_qq_lambda_band_and_other(tidy, tmp_path):
     # expected quantiles -log10((i - 0.5) / n) against the sorted observed p
     np.testing.assert_allclose(np.sort(pts[:, 0])[::-1], -np.log10((np.arange(1, 5001) - 0.5) / 5000))
     texts = [t.get_text() for t in ax.get_legend().get_texts()]
-    lam = [float(s.split("= ")[1].rstrip(")")) for s in texts]
+    assert texts[2:] == ["expected under the null", "95% band under the null"]  # every drawn element explained
+    lam = [float(s.split("= ")[1].rstrip(")")) for s in texts[:2]]
     assert texts[0].startswith("LMM")
     assert texts[1].startswith("linear")
     assert abs(lam[0] - 1.0) < 0.06
@@ -219,7 +221,7 @@ def test_qq_lambda_band_and_other(tidy, tmp_path):
     verts = band.get_paths()[0].vertices
     assert verts[:, 1].min() >= 0
     # the diagonal y = x
-    diag = [line for line in ax.get_lines() if line.get_label() == "_diagonal"]
+    diag = [line for line in ax.get_lines() if line.get_gid() == "diagonal"]
     assert len(diag) == 1
     ax.figure.savefig(tmp_path / "qq.png", dpi=60)
     assert (tmp_path / "qq.png").stat().st_size > 1000
@@ -324,3 +326,231 @@ def test_manhattan_after_mudata_gwas():
     table = sg.get.gwas_df(md)  # the tidy table reads the genotype modality too, with GEMMA -lm's n_obs
     assert len(table) == md["geno"].uns["gwas"]["n_snps_tested"]
     assert (table["n_obs"] + table["n_miss"] == 120).all()
+
+
+# ------------------------------------------------------------------ locus labels, legends, legibility
+def _locus_table():
+    """Five genome-wide loci (two on chromosome 2, 30 Mb apart), each a peak of 9 SNPs, and one sub-threshold peak."""
+    rng = np.random.default_rng(7)
+    chrs = np.repeat(["1", "2", "3", "X"], 200)
+    ps = np.tile(np.arange(200) * 250_000, 4)  # a SNP every 250 kb, 50 Mb per chromosome
+    p = rng.uniform(0.01, 1, size=800)
+    leads = {}
+    for chrom, at, best in (("1", 60, 1e-12), ("2", 40, 1e-9), ("2", 160, 3e-10), ("3", 100, 2e-8), ("X", 20, 1e-14)):
+        i = np.flatnonzero(chrs == chrom)[at]
+        p[i - 4 : i + 5] = best * 10.0 ** np.abs(np.arange(-4, 5))  # the lead in the middle, weaker around it
+        leads[f"rs{i}"] = best
+    j = np.flatnonzero(chrs == "3")[30]
+    p[j - 2 : j + 3] = [1e-5, 1e-6, 1e-7, 1e-6, 1e-5]  # suggestive only: not labelled at 5e-8
+    return pd.DataFrame({"chr": chrs, "rs": [f"rs{i}" for i in range(800)], "ps": ps, "p_wald": p}), leads
+
+
+def _locus_labels(ax, gid="locus_label"):
+    return [t for t in ax.texts if t.get_gid() == gid]
+
+
+def test_manhattan_labels_every_genomewide_locus_once():
+    df, leads = _locus_table()
+    ax = sg.pl.manhattan(df, annotate_pval=5e-8, show=False)
+    labels = _locus_labels(ax)
+    # one label per locus, its lead SNP, strongest first; 36 SNPs pass 5e-8 but only 5 labels are written
+    assert (df["p_wald"] < 5e-8).sum() > 20
+    assert [t.get_text() for t in labels] == sorted(leads, key=leads.get)
+    x = dict(zip(df["rs"], _collection(ax, "gwas").get_offsets()[:, 0], strict=True))
+    for t in labels:
+        assert t.xy == pytest.approx((x[t.get_text()], -np.log10(leads[t.get_text()])))
+    # every label is inside the axes, above the points under it, and no two texts overlap
+    fig = ax.figure
+    check_figure(fig)
+    from matplotlib.backends.backend_agg import RendererAgg
+    from matplotlib.text import Text
+
+    r = RendererAgg(fig.bbox.width, fig.bbox.height, fig.dpi)
+    inside = ax.get_window_extent(r)
+    pts = ax.transData.transform(_collection(ax, "gwas").get_offsets())
+    for t in labels:
+        b = Text.get_window_extent(t, r)
+        assert inside.y0 < b.y0, t.get_text()
+        assert b.y1 < inside.y1, t.get_text()
+        assert inside.x0 <= b.x0, t.get_text()
+        assert b.x1 <= inside.x1, t.get_text()
+        under = (pts[:, 0] > b.x0) & (pts[:, 0] < b.x1)
+        assert (pts[under, 1] < b.y0 + 0.5).all(), t.get_text()
+    # the two strongest loci; a window of 0 bp makes every SNP below the threshold its own locus
+    top2 = sg.pl.manhattan(df, annotate_top=2, show=False)
+    assert [t.get_text() for t in _locus_labels(top2)] == ["rs620", "rs60"]
+    assert [
+        t.get_text() for t in _locus_labels(sg.pl.manhattan(df, annotate_pval=1e-3, annotate_top=1, show=False))
+    ] == ["rs620"]
+    every = sg.pl.manhattan(df, annotate_pval=5e-8, locus_window=0, show=False)
+    assert len(_locus_labels(every)) == int((df["p_wald"] < 5e-8).sum())
+    # a window wider than the two loci's distance on chromosome 2 merges them under the stronger lead
+    wide = sg.pl.manhattan(df, annotate_pval=5e-8, locus_window=40e6, show=False)
+    assert "rs240" not in [t.get_text() for t in _locus_labels(wide)]
+    assert len(_locus_labels(wide)) == 4
+    # at 1e-5 the suggestive peak is one more locus
+    assert len(_locus_labels(sg.pl.manhattan(df, annotate_pval=1e-5, show=False))) == 6
+
+
+def test_manhattan_mirrored_labels_below_and_legend():
+    df, leads = _locus_table()
+    other = df.assign(p_wald=np.where(df["rs"] == "rs620", 1e-11, np.clip(df["p_wald"] * 1e5, 0, 1)))
+    ax = sg.pl.manhattan(
+        df,
+        other=other,
+        annotate_pval=5e-8,
+        highlight=list(leads),
+        highlight_label="causal",
+        label="real",
+        other_label="synthetic",
+        show=False,
+    )
+    below = _locus_labels(ax, "locus_label_other")
+    assert [t.get_text() for t in below] == ["rs620"]
+    assert below[0].xy[1] == pytest.approx(-11.0)
+    assert ax.get_ylim()[0] < -11.0
+    # the legend names the highlighted SNPs and both threshold lines, once each
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["causal", "genome-wide (p = 5e-8)", "suggestive (p = 1e-5)"]
+    check_figure(ax.figure)
+    no_lines = sg.pl.manhattan(df, genomewide_line=None, suggestive_line=None, show=False)
+    assert no_lines.get_legend() is None
+
+
+def test_manhattan_annotation_errors_leave_nothing_drawn(tidy):
+    _fig, ax = plt.subplots()
+    for kwargs, match in (
+        ({"annotate_pval": 0.0}, "annotate_pval"),
+        ({"annotate_pval": 2.0}, "annotate_pval"),
+        ({"locus_window": -1}, "locus_window"),
+        ({"locus_window": np.nan}, "locus_window"),
+        ({"annotate_top": True}, "annotate_top"),
+        ({"annotate_top": -1}, "annotate_top"),
+        ({"genomewide_line": 1.0}, "genomewide_line"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            sg.pl.manhattan(tidy, ax=ax, show=False, **kwargs)
+    assert not ax.collections
+    assert not ax.lines
+
+
+def test_manhattan_labels_fit_a_crowded_genome():
+    """Many loci close together: every label written, none over another, all inside the axes."""
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame(
+        {
+            "chr": np.repeat([str(c) for c in range(1, 23)], 60),
+            "ps": np.tile(np.arange(60) * 2_000_000, 22),
+            "p_wald": rng.uniform(size=1320) ** 6,
+        }
+    )
+    n_loci = 40
+    ax = sg.pl.manhattan(df, annotate_top=n_loci, locus_window=0, show=False)
+    assert len(_locus_labels(ax)) == n_loci
+    check_figure(ax.figure)
+
+
+def _fake_report(holdout: bool, *, af_max: float = 0.5, knn: float = 0.94, logistic: float = 0.48) -> AnnData:
+    """An AnnData holding a synthesis report with the tables sg.pl.synthesis_report reads."""
+    rng = np.random.default_rng(0)
+    af = rng.uniform(0.02, af_max, size=200)
+    kinds = ["syn->train", "real->real"] + (["syn->holdout"] if holdout else [])
+    distances = pd.DataFrame({"kind": np.repeat(kinds, 50), "distance": rng.normal(20, 2, size=50 * len(kinds))})
+    privacy = {"real_nn_dist_p05": 15.0, "mia_auc_nn": 0.51 if holdout else np.nan}
+    privacy["mia_auc_window"] = 0.53 if holdout else np.nan
+    report = {
+        "fidelity": pd.DataFrame(
+            {
+                "value": pd.Series(
+                    {"af_corr": 0.99, "ld_r2_corr": 0.9, "classifier_auc": logistic, "classifier_auc_knn": knn}
+                )
+            }
+        ),
+        "af": pd.DataFrame({"af_real": af, "af_synthetic": np.clip(af + rng.normal(0, 0.01, 200), 0, 1)}),
+        "ld_decay": pd.DataFrame(
+            {"distance": [5e4, 1.5e5, 2.5e5], "r2_real": [0.5, 0.4, 0.3], "r2_synthetic": [0.45, 0.35, 0.3]}
+        ),
+        "pca": pd.DataFrame(
+            {"PC1": rng.normal(size=100), "PC2": rng.normal(size=100), "source": ["real"] * 50 + ["synthetic"] * 50}
+        ),
+        "privacy": pd.DataFrame({"value": pd.Series(privacy)}),
+        "distances": distances,
+    }
+    return AnnData(np.zeros((2, 2)), uns={"synthesis_report": report})
+
+
+def test_synthesis_report_titles_without_holdout_and_strongest_auc():
+    fig = sg.pl.synthesis_report(_fake_report(holdout=False), return_fig=True)
+    af_ax, _, pca_ax, priv_ax = fig.axes
+    titles = [a.get_title() for a in fig.axes]
+    assert not any("nan" in t.lower() for t in titles), titles
+    assert priv_ax.get_title() == "membership inference needs holdout="
+    # the headline is the stronger classifier, named; the other beside it
+    assert pca_ax.get_title() == "real vs synthetic AUC 0.94 (k-NN; logistic 0.48)"
+    other = sg.pl.synthesis_report(_fake_report(True, knn=0.6, logistic=0.7), panels=("pca", "privacy"), show=False)
+    assert other[0].get_title() == "real vs synthetic AUC 0.70 (logistic; k-NN 0.60)"
+    assert other[1].get_title() == "membership-inference AUC: NN 0.51, windows 0.53"
+    assert [t.get_text() for t in other[1].get_legend().get_texts()] == [
+        "syn->train",
+        "real->real",
+        "syn->holdout",
+        "real->real NN 5%",
+    ]
+    # the AF axes span the frequencies drawn (minor allele frequencies here: up to 0.5, not 1)
+    af = _fake_report(False).uns["synthesis_report"]["af"]
+    hi = max(af["af_real"].max(), af["af_synthetic"].max())
+    assert hi < af_ax.get_xlim()[1] < hi + 0.05
+    assert af_ax.get_ylim() == af_ax.get_xlim()
+    assert [t.get_text() for t in af_ax.get_legend().get_texts()] == ["SNP", "y = x"]
+    check_figure(fig)
+
+
+def test_ems_legends_explain_every_line():
+    vdata = sg.datasets.simulate_variants(1500, 30, n_chromosomes=4, rng=0)
+    sg.tl.ems_score(vdata, preset="fast", rng=0, n_boot=0)
+    fig = sg.pl.ems_curves(vdata, return_fig=True)
+    for a in fig.axes:
+        grey = [line for line in a.lines if line.get_gid() == "per_chromosome"]
+        assert len(grey) == 4
+        legend = [t.get_text() for t in a.get_legend().get_texts()]
+        assert legend[-1] == "per chromosome (4)"
+        assert len(legend) == 3  # pooled, chance, per chromosome
+    check_figure(fig)
+    ax = sg.pl.ems_calibration(vdata, show=False)
+    assert [t.get_text() for t in ax.get_legend().get_texts()][-1] == "perfectly calibrated"
+    check_figure(ax.figure)
+    check_figure(sg.pl.ems_importance(vdata, return_fig=True))
+
+
+@pytest.mark.parametrize("which", ["manhattan", "manhattan_other", "qq", "qq_other", "synthesis_report"])
+def test_every_plot_legible(which, tidy, gdata):
+    """Text of every sg.pl figure at >= 8 pt at its default size, no two texts overlapping."""
+    if which == "manhattan":
+        fig = sg.pl.manhattan(gdata, annotate_pval=1e-5, highlight=["snp020"], title="GWAS", return_fig=True)
+    elif which == "manhattan_other":
+        fig = sg.pl.manhattan(
+            tidy, other=gdata, annotate_top=3, label="real", other_label="other", title="two", return_fig=True
+        )
+    elif which == "qq":
+        fig = sg.pl.qq(gdata, title="QQ", return_fig=True)
+    elif which == "qq_other":
+        fig = sg.pl.qq(tidy, other=gdata, label="LMM", other_label="linear", return_fig=True)
+    else:
+        fig = sg.pl.synthesis_report(_fake_report(True), return_fig=True)
+    check_figure(fig)
+
+
+def test_check_figure_catches_small_text_low_dpi_and_overlaps():
+    fig, ax = plt.subplots()
+    ax.set_title("fine")
+    check_figure(fig, dpi=150)
+    with pytest.raises(AssertionError, match="dpi 100"):
+        check_figure(fig, dpi=100)
+    ax.text(0.5, 0.5, "tiny", fontsize=6)
+    with pytest.raises(AssertionError, match="'tiny' at 6 pt"):
+        check_figure(fig)
+    fig, ax = plt.subplots()
+    ax.text(0.5, 0.5, "one", fontsize=10)
+    ax.text(0.5, 0.5, "two", fontsize=10)
+    with pytest.raises(AssertionError, match="'one' and 'two' overlap"):
+        check_figure(fig)

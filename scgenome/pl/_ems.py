@@ -72,7 +72,9 @@ def ems_curves(
     Returns
     -------
     The list of Axes (PR first), the Figure with ``return_fig=True``, or ``None`` when shown.
-    The pooled curve is labelled with its AP / AUC; the chance level (base rate, diagonal) is dashed.
+    The pooled curve is labelled with its AP / AUC; the chance level (base rate, diagonal) is dashed; the
+    thin grey lines, one per chromosome (per fold when the scores come from cross-validation folds) with
+    both classes, have one legend entry with their number.
 
     Examples
     --------
@@ -106,14 +108,27 @@ def ems_curves(
     chrom_col = "fold" if "fold" in df.columns and (df["fold"] != "model").any() else "chrom"
     groups = df[chrom_col].astype(str).to_numpy() if chrom_col in df.columns else None
     pooled = curves(y, s)
+    loco = chrom_col == "fold" and "chrom" in df.columns and (df["fold"].astype(str) == df["chrom"].astype(str)).all()
+    group_name = "fold" if chrom_col == "fold" and not loco else "chromosome"  # a LOCO fold is a chromosome
+    drawable = (
+        [g for g in pd.unique(groups) if 0 < y[groups == g].sum() < (groups == g).sum()]
+        if per_chromosome and groups is not None
+        else []
+    )
     for a, k in zip(axes, kinds, strict=True):
-        if per_chromosome and groups is not None:
-            for g in pd.unique(groups):
-                m = groups == g
-                if 0 < y[m].sum() < m.sum():
-                    c = curves(y[m], s[m])
-                    xs, ys = (c["recall"], c["precision"]) if k == "pr" else (c["fpr"], c["tpr"])
-                    a.plot(xs, ys, color="0.75", lw=0.6, drawstyle="steps-post" if k == "pr" else "default")
+        for n, g in enumerate(drawable):
+            m = groups == g
+            c = curves(y[m], s[m])
+            xs, ys = (c["recall"], c["precision"]) if k == "pr" else (c["fpr"], c["tpr"])
+            a.plot(
+                xs,
+                ys,
+                color="0.75",
+                lw=0.6,
+                drawstyle="steps-post" if k == "pr" else "default",
+                label=f"per {group_name} ({len(drawable)})" if n == 0 else f"_{group_name} {g}",
+                gid=f"per_{group_name}",
+            )
         if k == "pr":
             ap = average_precision(y, s)
             a.plot(pooled["recall"], pooled["precision"], color="C0", lw=2, label=f"pooled AP {ap:.3f}")
@@ -130,7 +145,15 @@ def ems_curves(
             a.set_title("ROC")
         a.set_xlim(0, 1)
         a.set_ylim(0, 1.02)
-        a.legend(loc="upper right" if k == "pr" else "lower right", fontsize=8, frameon=False)
+        handles, names = a.get_legend_handles_labels()
+        order = np.argsort([n.startswith("per ") for n in names], kind="stable")  # pooled and chance first
+        a.legend(
+            [handles[i] for i in order],
+            [names[i] for i in order],
+            loc="upper right" if k == "pr" else "lower right",
+            fontsize=8,
+            frameon=False,
+        )
     fig.tight_layout()
     return finish(fig, axes, show=show, return_fig=return_fig)
 
@@ -240,7 +263,8 @@ def ems_calibration(
     Returns
     -------
     The Axes (or Figure, or ``None`` when shown), with one line of ``n_bins`` points for the
-    calibrated probability (when present), one for the raw score, and the dashed diagonal.
+    calibrated probability (when present), one for the raw score, and the dashed diagonal (perfect
+    calibration), each in the legend.
 
     Examples
     --------
@@ -269,7 +293,7 @@ def ems_calibration(
         xs = np.array([p[b == i].mean() for i in np.unique(b)])
         ys = np.array([y[b == i].mean() for i in np.unique(b)])
         ax_.plot(xs, ys, "o-", color=color, ms=4, label=lab)
-    ax_.plot([0, 1], [0, 1], color="k", ls="--", lw=0.8)
+    ax_.plot([0, 1], [0, 1], color="k", ls="--", lw=0.8, label="perfectly calibrated")
     ax_.set_xlabel("Predicted probability")
     ax_.set_ylabel("Observed positive fraction")
     ax_.set_title("Calibration")

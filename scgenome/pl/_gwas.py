@@ -218,6 +218,81 @@ def _neglog10(p: np.ndarray) -> np.ndarray:
     return y
 
 
+def _clump(
+    chrom: np.ndarray, pos: np.ndarray, p: np.ndarray, *, pval_max: float | None, n_top: int | None, window: float
+) -> list[int]:
+    """Lead SNP (row index) of each locus, strongest first.
+
+    SNPs are taken by increasing p-value (those below ``pval_max`` when given); a SNP within ``window``
+    of a SNP already in a locus on its chromosome joins that locus, otherwise it leads a new one. At most
+    ``n_top`` loci when given.
+    """
+    import bisect
+
+    order = np.argsort(p, kind="stable")
+    if pval_max is not None:
+        order = order[p[order] < pval_max]
+    leads: list[int] = []
+    members: dict[object, tuple[list[float], list[int]]] = {}
+    for j in order:
+        xs, ids = members.setdefault(chrom[j], ([], []))
+        x = float(pos[j])
+        k = bisect.bisect_left(xs, x)
+        near = [(abs(xs[i] - x), ids[i]) for i in (k - 1, k) if 0 <= i < len(xs) and abs(xs[i] - x) <= window]
+        if near:
+            locus = min(near)[1]
+        else:
+            if n_top is not None and len(leads) >= n_top:
+                break
+            locus = len(leads)
+            leads.append(int(j))
+        xs.insert(k, x)
+        ids.insert(k, locus)
+    return leads
+
+
+def _text_size(text: str, fontsize: float) -> tuple[float, float]:
+    """Width and height of ``text`` in points (backend-independent)."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    prop = FontProperties(size=fontsize)
+    w, h, _ = TextToPath().get_text_width_height_descent(text, prop, ismath=False)
+    _, h_line, _ = TextToPath().get_text_width_height_descent("lp", prop, ismath=False)  # matplotlib's line height
+    return w, max(h, h_line) * 1.05
+
+
+def _stack_labels(
+    labels: list[tuple[float, float, float, float]],
+    points: tuple[np.ndarray, np.ndarray],
+    obstacles: list[tuple[float, float, float, float]],
+    gap: float,
+) -> list[tuple[float, float]]:
+    """Bottom-left corner of each label box, in points above the zero line, avoiding points and other labels.
+
+    ``labels`` are ``(x, h, width, height)``: the lead SNP's x and height and the label's size, strongest
+    first; ``points`` the x (sorted) and height of every SNP of the half; ``obstacles`` fixed boxes
+    ``(x0, y0, x1, y1)``. A label sits centred over its SNP, above every SNP under it, and moves up past
+    any box it would overlap.
+    """
+    px, ph = points
+    placed = list(obstacles)
+    out = []
+    for x, h, w, ht in labels:
+        x0 = x - w / 2
+        lo, hi = np.searchsorted(px, [x0 - gap, x0 + w + gap])
+        y0 = max(h, float(ph[lo:hi].max(initial=0.0))) + gap
+        moved = True
+        while moved:
+            moved = False
+            for b in placed:
+                if x0 < b[2] and b[0] < x0 + w and y0 < b[3] and b[1] < y0 + ht:
+                    y0, moved = b[3] + gap / 2, True
+        placed.append((x0, y0, x0 + w, y0 + ht))
+        out.append((x0, y0))
+    return out
+
+
 def manhattan(
     data: AnnData | MuData | pd.DataFrame,
     *,
@@ -227,7 +302,10 @@ def manhattan(
     suggestive_line: float | None = 1e-5,
     colors: Sequence[str] = ("#1f4e79", "#7fa7cf"),
     annotate_top: int | None = None,
+    annotate_pval: float | None = None,
+    locus_window: float = 1_000_000,
     highlight: Sequence[str] | None = None,
+    highlight_label: str = "highlighted",
     other: AnnData | MuData | pd.DataFrame | None = None,
     label: str | None = None,
     other_label: str | None = None,
@@ -257,15 +335,28 @@ def manhattan(
         name ``"p_wald"`` is accepted for ``"pval"``. For a table, the column name (default the first of
         ``p_wald``, ``pval``, ``p``, ``P``; ``"pval"`` and ``"p_wald"`` stand for each other).
     genomewide_line
-        p-value of the genome-wide significance line (red, dashed); ``None`` for none.
+        p-value of the genome-wide significance line (red, dashed; in the legend); ``None`` for none.
     suggestive_line
-        p-value of the suggestive line (grey, dotted); ``None`` for none.
+        p-value of the suggestive line (grey, dotted; in the legend); ``None`` for none.
     colors
         Colours cycled over chromosomes.
     annotate_top
-        Label the ``annotate_top`` SNPs with the smallest p-values with their names.
+        Label the ``annotate_top`` strongest loci, each with the name of its lead SNP (qqman's
+        ``annotateTop`` gives one per chromosome; this gives one per locus).
+    annotate_pval
+        Label every locus with a SNP below this p-value, each once, with its lead SNP (qqman's
+        ``annotatePval``): ``annotate_pval=5e-8`` names every genome-wide locus. With ``annotate_top``, the
+        ``annotate_top`` strongest of them.
+    locus_window
+        Distance in bp that makes a locus: SNPs are taken by increasing p-value, and one within
+        ``locus_window`` of a stronger SNP of a locus on its chromosome joins that locus (like PLINK's
+        ``--clump-kb``, without LD); otherwise it leads a new locus. Use the extent of LD in the cohort (a few
+        Mb in outbred mice, a few hundred kb in human cohorts). SNPs without a position use their placed
+        position (see Notes).
     highlight
         SNP names drawn emphasised (larger, orange, on top), e.g. the known causal SNPs.
+    highlight_label
+        Legend entry of the ``highlight`` SNPs.
     other
         A second GWAS (same kinds of input, same ``key`` and ``pval``) drawn mirrored below the axis,
         e.g. real data above and synthetic data below; its SNPs share the x axis.
@@ -289,7 +380,9 @@ def manhattan(
     -------
     The Axes (or the Figure with ``return_fig=True``) unless the plot was shown, else ``None``.
     The points are one scatter collection (rasterized above 100,000 points); ``highlight`` and
-    ``other`` add one collection each.
+    ``other`` add one collection each. The legend, above the axes, names the threshold lines and the
+    highlighted SNPs. Locus labels are annotations (gid ``"locus_label"``, ``"locus_label_other"`` for
+    ``other``) placed over the points and each other, the y axis extended to hold them.
 
     Notes
     -----
@@ -306,11 +399,15 @@ def manhattan(
     >>> rng = np.random.default_rng(0)
     >>> df = pd.DataFrame({"chr": np.repeat(["1", "2", "X"], 100), "ps": np.tile(np.arange(1, 101) * 1000, 3),
     ...                    "p_wald": rng.uniform(size=300)})
-    >>> ax = sg.pl.manhattan(df, annotate_top=3, show=False)
+    >>> df.loc[[40, 42, 150], "p_wald"] = [1e-9, 1e-10, 1e-12]  # a locus on chromosome 1, one on 2
+    >>> ax = sg.pl.manhattan(df, annotate_pval=5e-8, locus_window=10_000, show=False)
     >>> [t.get_text() for t in ax.get_xticklabels()]
     ['1', '2', 'X']
+    >>> [t.get_text() for t in ax.texts]  # one label per locus: its lead SNP (the index here)
+    ['150', '42']
     """
     import matplotlib.pyplot as plt
+    from matplotlib.colors import to_rgba_array
     from matplotlib.ticker import FuncFormatter
 
     table = _gwas_table(data, key, pval, "data", mod=mod)
@@ -323,26 +420,37 @@ def manhattan(
         if unknown:
             msg = f"highlight: SNP(s) {unknown[:10]} are not among the plotted SNPs."
             raise ValueError(msg)
-    if annotate_top is not None and annotate_top < 0:
-        msg = f"annotate_top must be >= 0, got {annotate_top}."
+    if annotate_top is not None and (isinstance(annotate_top, bool) or annotate_top < 0):
+        msg = f"annotate_top must be a number of loci >= 0 or None, got {annotate_top!r}."
+        raise ValueError(msg)
+    if annotate_pval is not None and not 0 < annotate_pval <= 1:
+        msg = f"annotate_pval must be a p-value in (0, 1] or None (e.g. 5e-8 for every genome-wide locus), got {annotate_pval!r}."
+        raise ValueError(msg)
+    if not np.isfinite(locus_window) or locus_window < 0:
+        msg = f"locus_window must be a distance in bp >= 0, got {locus_window!r}."
         raise ValueError(msg)
     if len(colors) == 0:
         msg = "colors must hold at least one colour."
         raise ValueError(msg)
+    for name, p_line in (("genomewide_line", genomewide_line), ("suggestive_line", suggestive_line)):
+        if p_line is not None and not 0 < p_line < 1:
+            msg = f"{name} needs a p-value in (0, 1) or None, got {p_line}."
+            raise ValueError(msg)
 
     xs, chroms, centres, right = _layout(tables)
     if ax is None:
         _, ax = plt.subplots(figsize=(10, 4))
-    from matplotlib.colors import to_rgba_array
-
     palette = to_rgba_array([colors[i % len(colors)] for i in range(len(chroms))])
 
     ymax = 0.0
     ymin = 0.0
-    to_annotate: list[tuple] = []
+    heights: list[np.ndarray] = []
+    leads: list[list[int]] = []
+    hl_labelled = False
     for i, (t, x) in enumerate(zip(tables, xs, strict=True)):
         sign = 1.0 if i == 0 else -1.0
         y = sign * _neglog10(t["p"].to_numpy())
+        heights.append(y)
         pc = ax.scatter(
             x,
             y,
@@ -358,71 +466,173 @@ def manhattan(
         if highlight:
             hl = t["name"].isin(highlight).to_numpy()
             if hl.any():
-                hc = ax.scatter(x[hl], y[hl], s=size * 4, color="#e66101", edgecolors="black", linewidths=0.4, zorder=4)
+                hc = ax.scatter(
+                    x[hl],
+                    y[hl],
+                    s=size * 4,
+                    color="#e66101",
+                    edgecolors="black",
+                    linewidths=0.4,
+                    zorder=4,
+                    label="_highlight_other" if hl_labelled else highlight_label,
+                )
                 hc.set_gid("highlight" if i == 0 else "highlight_other")
-        if annotate_top:
-            best = np.argsort(t["p"].to_numpy(), kind="stable")[:annotate_top]
-            near = 0.02 * right  # labels of SNPs this close are stacked in a column above the best one
-            anchor: list[int] = []
-            for r, j in enumerate(best):
-                lead = next((a for a in anchor if abs(x[a] - x[j]) < near), None)
-                stack = 0 if lead is None else int(np.sum(np.abs(x[best[:r]] - x[j]) < near))
-                if lead is None:
-                    anchor.append(j)
-                    lead = j
-                to_annotate.append((t["name"].iloc[j], x[j], y[j], x[lead], y[lead], stack, sign))
+                hl_labelled = True
+        if annotate_top or annotate_pval is not None:
+            chrom = t["chr"].to_numpy()
+            leads.append(
+                _clump(
+                    chrom,
+                    _resolve_positions(t),
+                    t["p"].to_numpy(),
+                    pval_max=annotate_pval,
+                    n_top=annotate_top,
+                    window=locus_window,
+                )
+                if annotate_top != 0
+                else []
+            )
+        else:
+            leads.append([])
 
-    lines = []
-    for p_line, style in (
-        (genomewide_line, {"color": "#d7191c", "ls": "--"}),
-        (suggestive_line, {"color": "0.5", "ls": ":"}),
+    for p_line, name, style in (
+        (genomewide_line, "genome-wide", {"color": "#d7191c", "ls": "--"}),
+        (suggestive_line, "suggestive", {"color": "0.5", "ls": ":"}),
     ):
         if p_line is None:
             continue
-        if not 0 < p_line < 1:
-            msg = f"Threshold lines need a p-value in (0, 1), got {p_line}."
-            raise ValueError(msg)
-        lines.append(ax.axhline(-np.log10(p_line), lw=0.8, zorder=1, **style))
+        ax.axhline(
+            -np.log10(p_line), lw=0.8, zorder=1, label=f"{name} (p = {p_line:.0e})".replace("e-0", "e-"), **style
+        )
         if other is not None:
-            lines.append(ax.axhline(np.log10(p_line), lw=0.8, zorder=1, **style))
+            ax.axhline(np.log10(p_line), lw=0.8, zorder=1, label="_" + name, **style)
         ymax = max(ymax, -np.log10(p_line))
         ymin = min(ymin, np.log10(p_line)) if other is not None else ymin
 
     ax.set_xticks(centres)
     ax.set_xticklabels(chroms)
     ax.set_xlim(-0.01 * right, 1.01 * right)
-    dy = 0.055 * (ymax - ymin + 1.0)
-    for name, xj, yj, x_lead, y_lead, stack, sign in to_annotate:
-        y_text = y_lead + sign * dy * (0.3 + stack)
-        ax.annotate(
-            name,
-            (xj, yj),
-            xytext=(x_lead + 0.004 * right, y_text),
-            textcoords="data",
-            fontsize=7,
-            va="bottom" if sign > 0 else "top",
-            arrowprops={"arrowstyle": "-", "lw": 0.4, "color": "0.4"} if stack else None,
-            zorder=5,
-        )
-        ymax, ymin = max(ymax, y_text + dy * 0.8), min(ymin, y_text - dy * 0.8)
     top = ymax * 1.05 + 0.5
     bottom = ymin * 1.05 - 0.5 if other is not None else 0.0
+    corner = []
+    for text, va in ((label, "top"), (other_label if other is not None else None, "bottom")):
+        if text:
+            corner.append(_text_size(text, 9))
+            ax.text(
+                0.005,
+                0.98 if va == "top" else 0.02,
+                text,
+                transform=ax.transAxes,
+                va=va,
+                ha="left",
+                fontsize=9,
+                weight="bold",
+            )
+        else:
+            corner.append(None)
+    if any(leads):
+        top, bottom = _annotate_loci(ax, tables, xs, heights, leads, corner, top, bottom, right)
     ax.set_ylim(bottom, top)
     if other is not None:
-        ax.axhline(0.0, color="black", lw=0.6, zorder=1)
+        ax.axhline(0.0, color="black", lw=0.6, zorder=1, label="_zero")
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{abs(v):g}"))
-        if label:
-            ax.text(0.005, 0.98, label, transform=ax.transAxes, va="top", ha="left", fontsize=9, weight="bold")
-        if other_label:
-            ax.text(0.005, 0.02, other_label, transform=ax.transAxes, va="bottom", ha="left", fontsize=9, weight="bold")
-    elif label:
-        ax.text(0.005, 0.98, label, transform=ax.transAxes, va="top", ha="left", fontsize=9, weight="bold")
     ax.set_xlabel("chromosome")
     ax.set_ylabel(r"$-\log_{10}(p)$")
     ax.spines[["top", "right"]].set_visible(False)
+    handles, names = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(
+            handles,
+            names,
+            loc="lower right",
+            bbox_to_anchor=(1.0, 1.0),
+            ncols=len(handles),
+            frameon=False,
+            fontsize=8,
+            borderaxespad=0.2,
+            handlelength=1.8,
+            columnspacing=1.2,
+        )
     if title:
-        ax.set_title(title)
+        ax.set_title(title, loc="left" if handles else "center")
     return finish(ax.figure, ax, show=show, return_fig=return_fig)
+
+
+#: Font size (points) of the locus labels.
+_LABEL_FONTSIZE = 8.0
+
+
+def _annotate_loci(ax, tables, xs, heights, leads, corner, top, bottom, right) -> tuple[float, float]:
+    """Write each lead SNP's name over (or, mirrored, under) its locus; return the y limits that hold them."""
+    fig = ax.figure
+    bbox = ax.get_position()
+    width_pt = bbox.width * fig.get_figwidth() * 72
+    height_pt = bbox.height * fig.get_figheight() * 72
+    x_lo, x_hi = -0.01 * right, 1.01 * right
+    gap = 2.0
+    halves = []
+    for i, (t, x, y, lead) in enumerate(zip(tables, xs, heights, leads, strict=True)):
+        if not lead:
+            halves.append(None)
+            continue
+        xp = (x - x_lo) / (x_hi - x_lo) * width_pt
+        order = np.argsort(xp, kind="stable")
+        names = [t["name"].iloc[j] for j in lead]
+        sizes = [_text_size(n, _LABEL_FONTSIZE) for n in names]
+        halves.append((i, xp[order], np.abs(y[order]), lead, names, sizes, xp, np.abs(y)))
+    placed: dict[int, list[tuple[float, float]]] = {}
+    for _ in range(8):  # more headroom shrinks the data part while the labels keep their size: converges fast
+        scale = height_pt / (top - bottom)  # points per -log10(p) unit
+        need = {0: top, 1: bottom}
+        for half in halves:
+            if half is None:
+                continue
+            i, px, ph, lead, names, sizes, xp, yabs = half
+            room = (top if i == 0 else -bottom) * scale
+            obstacles = []
+            if corner[i] is not None:
+                w, h = corner[i]
+                y1 = room - 0.02 * height_pt
+                obstacles.append((0.005 * width_pt, y1 - h - gap, 0.005 * width_pt + w + gap, room + gap))
+            labels = [
+                (float(np.clip(xp[j], w / 2, width_pt - w / 2)), float(yabs[j] * scale), w, h)
+                for j, (w, h) in zip(lead, sizes, strict=True)
+            ]
+            placed[i] = _stack_labels(labels, (px, ph * scale), obstacles, gap)
+            reach = max(y0 + h for (_, y0), (_, h) in zip(placed[i], sizes, strict=True)) + gap
+            if reach > room:
+                extent = top if i == 0 else -bottom
+                new = extent * reach / room * 1.02
+                need[i] = new if i == 0 else -new
+        if need[0] == top and need[1] == bottom:
+            break
+        top, bottom = need[0], need[1]
+    for half in halves:
+        if half is None:
+            continue
+        i, _, _, lead, names, sizes, xp, yabs = half
+        sign = 1.0 if i == 0 else -1.0
+        x_data = xs[i]
+        y_data = heights[i]
+        scale = height_pt / (top - bottom)
+        for j, name, (w, _h), (x0, y0) in zip(lead, names, sizes, placed[i], strict=True):
+            dx = x0 + w / 2 - xp[j]
+            dy = y0 - yabs[j] * scale
+            ann = ax.annotate(
+                name,
+                (x_data[j], y_data[j]),
+                xytext=(dx, sign * dy),
+                textcoords="offset points",
+                ha="center",
+                va="bottom" if sign > 0 else "top",
+                fontsize=_LABEL_FONTSIZE,
+                arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "0.4", "shrinkA": 0, "shrinkB": 1.5}
+                if abs(dx) > 1 or dy > 3 * gap
+                else None,
+                zorder=5,
+            )
+            ann.set_gid("locus_label" if i == 0 else "locus_label_other")
+    return top, bottom
 
 
 def _lambda_gc(p: np.ndarray) -> float:
@@ -489,7 +699,7 @@ def qq(
     -------
     The Axes (or the Figure with ``return_fig=True``) unless the plot was shown, else ``None``.
     Each GWAS is one scatter collection (rasterized above 100,000 points); the legend shows
-    ``lambda_GC`` of each.
+    ``lambda_GC`` of each, then the diagonal and the band.
 
     Notes
     -----
@@ -522,14 +732,18 @@ def qq(
         _, ax = plt.subplots(figsize=(4.5, 4.5))
 
     n_max = max(len(t) for t in tables)
+    band = None
     if ci is not None:
         i = np.arange(1, n_max + 1, dtype=np.float64)
         lo = stats.beta.ppf((1 - ci) / 2, i, n_max - i + 1)
         hi = stats.beta.ppf((1 + ci) / 2, i, n_max - i + 1)
         e = -np.log10((i - 0.5) / n_max)
-        band = ax.fill_between(e, -np.log10(hi), -np.log10(lo), color="0.85", lw=0, zorder=0, label="_ci")
+        band = ax.fill_between(
+            e, -np.log10(hi), -np.log10(lo), color="0.85", lw=0, zorder=0, label=f"{ci:.0%} band under the null"
+        )
         band.set_gid("ci")
     top = 0.0
+    handles = []
     for k, (t, name) in enumerate(zip(tables, names, strict=True)):
         p = np.sort(t["p"].to_numpy())
         n = p.size
@@ -547,14 +761,17 @@ def qq(
             zorder=2,
         )
         pc.set_gid("qq" if k == 0 else "qq_other")
+        handles.append(pc)
         top = max(top, observed.max(), expected.max())
     lim = -np.log10(0.5 / n_max)
-    ax.plot([0, lim], [0, lim], color="black", lw=0.8, zorder=1, label="_diagonal")
+    (diagonal,) = ax.plot([0, lim], [0, lim], color="black", lw=0.8, zorder=1, label="expected under the null")
+    diagonal.set_gid("diagonal")
+    handles += [diagonal] if band is None else [diagonal, band]
     ax.set_xlim(0, lim * 1.03)
     ax.set_ylim(0, max(top, lim) * 1.05)
     ax.set_xlabel(r"expected $-\log_{10}(p)$")
     ax.set_ylabel(r"observed $-\log_{10}(p)$")
-    ax.legend(loc="upper left", frameon=False, fontsize=8)
+    ax.legend(handles=handles, loc="upper left", frameon=False, fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)
     if title:
         ax.set_title(title)

@@ -15,6 +15,73 @@ if TYPE_CHECKING:
     from mudata import MuData
 
 _PANELS = ("af", "ld_decay", "pca", "privacy")
+_TITLE_PT = 10.0
+
+
+def _af_panel(a: Axes, af, fid) -> None:
+    """Allele frequency of each SNP, synthetic against real, on axes that span the frequencies drawn."""
+    x = af["af_real"].to_numpy(dtype=float)
+    y = af["af_synthetic"].to_numpy(dtype=float)
+    ok = np.isfinite(x) & np.isfinite(y)
+    a.scatter(x[ok], y[ok], s=4, alpha=0.5, linewidths=0, rasterized=ok.sum() > 100_000, label="SNP")
+    lo = float(min(x[ok].min(), y[ok].min())) if ok.any() else 0.0
+    hi = float(max(x[ok].max(), y[ok].max())) if ok.any() else 1.0
+    pad = 0.03 * max(hi - lo, 0.01)
+    lim = (max(lo - pad, 0.0 if lo >= 0 else lo - pad), hi + pad)
+    a.plot(lim, lim, color="k", lw=0.8, label="y = x")
+    a.set_xlim(lim)
+    a.set_ylim(lim)
+    a.set_aspect("equal", adjustable="box")
+    a.set_xlabel("allele frequency, real (training)")
+    a.set_ylabel("allele frequency, synthetic")
+    a.set_title(f"allele frequencies: r = {fid['af_corr']:.3f}", fontsize=_TITLE_PT)
+    a.legend(frameon=False, fontsize=8, loc="upper left", markerscale=2)
+
+
+def _pca_panel(a: Axes, pca, fid) -> None:
+    """Both cohorts on the real PCs; the title gives the stronger classifier AUC and names it."""
+    for src, col in (("real", "C0"), ("synthetic", "C1")):
+        d = pca[pca["source"] == src]
+        a.scatter(d["PC1"], d["PC2"], s=5, alpha=0.45, linewidths=0, color=col, label=src)
+    a.set_xlabel("PC1 (real)")
+    a.set_ylabel("PC2 (real)")
+    aucs = {"logistic": fid.get("classifier_auc", np.nan), "k-NN": fid.get("classifier_auc_knn", np.nan)}
+    known = {k: float(v) for k, v in aucs.items() if np.isfinite(v)}  # reports written before k-NN lack it
+    if known:
+        best = max(known, key=known.get)
+        rest = "".join(f"; {k} {v:.2f}" for k, v in known.items() if k != best)
+        title = f"real vs synthetic AUC {known[best]:.2f} ({best}{rest})"
+    else:
+        title = "real vs synthetic classifier AUC: n/a"
+    a.set_title(title, fontsize=_TITLE_PT)
+    a.legend(frameon=False, fontsize=8, markerscale=2)
+
+
+def _privacy_panel(a: Axes, rep) -> None:
+    """Distance to the closest record; the title gives the membership-inference AUCs or what they need."""
+    dist = rep["distances"]
+    priv = rep["privacy"]["value"]
+    d = dist["distance"].to_numpy(dtype=float)
+    bins = np.linspace(d.min() * 0.95, d.max() * 1.02, 40)
+    for kind in dict.fromkeys(dist["kind"]):
+        a.hist(
+            dist.loc[dist["kind"] == kind, "distance"],
+            bins=bins,
+            histtype="step",
+            density=True,
+            label=kind,
+        )
+    a.axvline(priv["real_nn_dist_p05"], color="k", ls=":", label="real->real NN 5%")
+    a.set_xlabel("distance to closest record")
+    a.set_ylabel("density")
+    nn, win = priv.get("mia_auc_nn", np.nan), priv.get("mia_auc_window", np.nan)
+    if not np.isfinite(nn) and not np.isfinite(win):
+        title = "membership inference needs holdout="
+    else:
+        parts = [f"NN {nn:.2f}" if np.isfinite(nn) else "", f"windows {win:.2f}" if np.isfinite(win) else ""]
+        title = "membership-inference AUC: " + ", ".join(p for p in parts if p)
+    a.set_title(title, fontsize=_TITLE_PT)
+    a.legend(frameon=False, fontsize=8, loc="upper left", title="nearest record", title_fontsize=8)
 
 
 def synthesis_report(
@@ -42,7 +109,7 @@ def synthesis_report(
         Panels to draw, in order, from ``"af"``, ``"ld_decay"``, ``"pca"``, ``"privacy"``.
     ax
         Axes to draw into (one per panel: an Axes for one panel, a sequence for several); default a new
-        figure with one row of panels. The caller's figure layout is left alone.
+        figure with the panels in rows of two (4.6 x 3.9 inches each). The caller's figure layout is left alone.
     show
         Show the figure; ``None`` shows it only in interactive mode (``plt.isinteractive()``).
     return_fig
@@ -50,8 +117,14 @@ def synthesis_report(
 
     Returns
     -------
-    The array of Axes (the Axes itself when one was passed), the Figure with ``return_fig=True``, or
-    ``None`` when shown. The PCA panel's title gives the logistic and k-NN classifier AUCs.
+    The array of Axes, one per panel in order (the Axes itself when one was passed), the Figure with
+    ``return_fig=True``, or ``None`` when shown. The AF panel's axes span the allele frequencies drawn. The
+    PCA panel's title gives the stronger of the two real-vs-synthetic classifier AUCs (``classifier_auc``,
+    logistic; ``classifier_auc_knn``, k-NN) and names it, with the other beside it. The privacy panel's title
+    gives the membership-inference AUCs, or says that they need ``holdout=`` when the report has none; its
+    legend names the distances to the closest record: ``syn->train`` (each synthetic individual to its
+    closest training individual), ``syn->holdout`` (to its closest holdout individual, with a holdout),
+    ``real->real`` (each training individual to its closest other one) and the 5th percentile of the last.
 
     Examples
     --------
@@ -82,8 +155,12 @@ def synthesis_report(
     rep = synthetic.uns[key]
     single = ax is not None and not isinstance(ax, list | tuple | np.ndarray)
     if ax is None:
-        fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8), squeeze=False)
-        axes = axes[0]
+        ncols = min(2, len(panels))
+        nrows = -(-len(panels) // ncols)
+        fig, grid = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.9 * nrows), squeeze=False)
+        for extra in grid.ravel()[len(panels) :]:
+            extra.remove()
+        axes = grid.ravel()[: len(panels)]
     else:
         axes = np.atleast_1d(ax)
         if len(axes) != len(panels):
@@ -93,41 +170,19 @@ def synthesis_report(
     fid = rep["fidelity"]["value"]
     for a, panel in zip(axes, panels, strict=True):
         if panel == "af":
-            af = rep["af"]
-            a.scatter(af["af_real"], af["af_synthetic"], s=3, alpha=0.4, rasterized=len(af) > 100_000)
-            a.plot([0, 1], [0, 1], color="k", lw=0.8)
-            a.set_xlabel("allele frequency, real (training)")
-            a.set_ylabel("allele frequency, synthetic")
-            a.set_title(f"AF r = {fid['af_corr']:.3f}")
+            _af_panel(a, rep["af"], fid)
         elif panel == "ld_decay":
             ld = rep["ld_decay"]
-            a.plot(ld["distance"] / 1e3, ld["r2_real"], "o-", label="real")
-            a.plot(ld["distance"] / 1e3, ld["r2_synthetic"], "s--", label="synthetic")
+            a.plot(ld["distance"] / 1e3, ld["r2_real"], "o-", ms=4, label="real")
+            a.plot(ld["distance"] / 1e3, ld["r2_synthetic"], "s--", ms=4, label="synthetic")
             a.set_xlabel("distance (kb)")
             a.set_ylabel("mean LD r$^2$")
-            a.set_title(f"LD r$^2$ corr = {fid['ld_r2_corr']:.3f}")
-            a.legend(frameon=False)
+            a.set_title(f"LD decay: r$^2$ corr = {fid['ld_r2_corr']:.3f}", fontsize=_TITLE_PT)
+            a.legend(frameon=False, fontsize=8)
         elif panel == "pca":
-            pca = rep["pca"]
-            for src, col in (("real", "C0"), ("synthetic", "C1")):
-                d = pca[pca["source"] == src]
-                a.scatter(d["PC1"], d["PC2"], s=4, alpha=0.4, color=col, label=src)
-            a.set_xlabel("PC1 (real)")
-            a.set_ylabel("PC2 (real)")
-            knn = fid.get("classifier_auc_knn", np.nan)  # reports written before it was added lack it
-            a.set_title(f"classifier AUC = {fid['classifier_auc']:.2f} (k-NN {knn:.2f})")
-            a.legend(frameon=False, markerscale=3)
+            _pca_panel(a, rep["pca"], fid)
         elif panel == "privacy":
-            dist = rep["distances"]
-            priv = rep["privacy"]["value"]
-            bins = np.linspace(dist["distance"].min() * 0.95, dist["distance"].max() * 1.02, 40)
-            for kind in dict.fromkeys(dist["kind"]):
-                a.hist(dist.loc[dist["kind"] == kind, "distance"], bins=bins, histtype="step", density=True, label=kind)
-            a.axvline(priv["real_nn_dist_p05"], color="k", ls=":", label="real-real NN 5%")
-            a.set_xlabel("distance to closest record")
-            a.set_ylabel("density")
-            a.set_title(f"MIA AUC (NN) = {priv['mia_auc_nn']:.2f}")
-            a.legend(frameon=False, fontsize=7)
+            _privacy_panel(a, rep)
     if ax is None:
         fig.tight_layout()
     return finish(fig, axes[0] if single else axes, show=show, return_fig=return_fig)
