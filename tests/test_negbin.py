@@ -687,3 +687,159 @@ def test_datetime_levels_in_a_formula_round_trip(tmp_path):
     np.testing.assert_allclose(
         sg.tl.negbin_predict(back, sub)["mean"].to_numpy(), sg.tl.negbin_predict(adata, sub)["mean"].to_numpy()
     )
+
+
+def boundary_cases(n=600, seed=12):
+    """Genes with known boundary behaviour: ok, underdispersed, separated (two ways), not separated, no counts."""
+    rng = np.random.default_rng(seed)
+    obs = pd.DataFrame(
+        {"x": rng.normal(size=n), "g": pd.Categorical(rng.choice(["a", "b"], n))}, index=[f"c{i}" for i in range(n)]
+    )
+    b = (obs["g"] == "b").to_numpy()
+    mu = np.exp(1.0 + 0.4 * obs["x"].to_numpy())
+    y = np.zeros((n, 7))
+    y[:, 0] = rng.negative_binomial(2.0, 2.0 / (2.0 + mu))  # overdispersed: ok
+    y[:, 1] = rng.binomial(4, 0.5, n)  # underdispersed: the NB size goes to infinity
+    y[:, 2] = np.where(b, rng.negative_binomial(2.0, 2.0 / (2.0 + mu)), 0)  # no counts in level a: separated
+    y[7, 3] = 3  # a single cell with counts: three mean coefficients, separated (a two-dimensional null space)
+    y[:, 4] = rng.negative_binomial(2.0, 2.0 / (2.0 + mu))
+    y[b, 4] = 0  # separated too, by the other level
+    y[:, 5] = rng.negative_binomial(2.0, 2.0 / (2.0 + mu))  # ok, with a few zeros
+    adata = ad.AnnData(y, obs=obs)
+    adata.var_names = ["nb", "under", "sep_a", "one_cell", "sep_b", "ok2", "zero"]
+    return adata
+
+
+def test_boundary_genes_flagged_with_one_log_line():
+    adata = boundary_cases()
+    with caplog_warning() as records:
+        sg.tl.negbin_fit(adata, {"mean": "~ x + g", "dispersion": "~ 1"})
+    status = adata.var["negbin_status"]
+    assert list(status.cat.categories) == ["ok", "dispersion_at_bound", "separated", "not_converged", "no_counts"]
+    assert list(status) == ["ok", "dispersion_at_bound", "separated", "separated", "separated", "ok", "no_counts"]
+    assert list(adata.var["negbin_boundary"]) == [False, True, True, True, True, False, False]
+    # the optimiser did converge on the boundary genes: "converged" alone does not say they are identified
+    assert list(adata.var["negbin_converged"]) == [True] * 6 + [False]
+    assert adata.uns["negbin"]["status"] == {
+        "ok": 2,
+        "dispersion_at_bound": 1,
+        "separated": 3,
+        "not_converged": 0,
+        "no_counts": 1,
+    }
+    # one summary line with the counts, not one line per gene
+    lines = [r.getMessage() for r in records if r.levelname == "WARNING"]
+    assert len(lines) == 1
+    assert "of 7 genes, 1 have no counts" in lines[0]
+    assert "3 are separated" in lines[0]
+    assert "1 have the NB size at its bound" in lines[0]
+    # what the flags mean: the underdispersed gene's NB size is huge and its log-likelihood is the Poisson one
+    r_under = np.exp(adata.varm["negbin_dispersion"].loc["under", "Intercept"])
+    assert r_under >= 1e4
+    mu_hat = sg.tl.negbin_predict(adata)["mean"]["under"].to_numpy()
+    ll_pois = stats.poisson.logpmf(adata.X[:, 1], mu_hat).sum()
+    assert ll_pois >= adata.var["negbin_loglik"]["under"] - 1e-3
+    # the separated genes' level coefficient runs off toward minus / plus infinity, with a huge standard error
+    beta, se = adata.varm["negbin_mean"], adata.varm["negbin_mean_se"]
+    assert beta.loc["sep_a", "g[T.b]"] > 8
+    assert beta.loc["sep_b", "g[T.b]"] < -8
+    assert se.loc["sep_a", "g[T.b]"] > 100
+    # the others are not flagged, and their estimates stay those of a clean fit
+    assert np.abs(beta.loc["nb", "x"] - 0.4) < 0.1
+    df = sg.get.negbin_df(adata, "x")
+    assert list(df["status"]) == list(status)
+
+
+def test_rank_deficient_counts_but_not_separated():
+    # the cells with counts share one x value, the zero cells lie on both sides of it: the MLE is finite
+    n = 300
+    x = np.r_[np.ones(100), np.linspace(-2, 0.5, 100), np.linspace(1.5, 4, 100)]
+    obs = pd.DataFrame({"x": x}, index=[f"c{i}" for i in range(n)])
+    rng = np.random.default_rng(0)
+    y = np.zeros((n, 2))
+    y[:100, 0] = rng.poisson(5.0, 100) + 1
+    y[:, 1] = rng.poisson(np.exp(0.5 + 0.3 * x))
+    adata = ad.AnnData(y, obs=obs)
+    sg.tl.negbin_fit(adata, {"mean": "~ x"}, family="poisson")
+    assert list(adata.var["negbin_status"]) == ["ok", "ok"]
+    assert not adata.var["negbin_boundary"].any()
+    # and the fit is the finite maximum: a bump at x = 1 is not a log-linear trend, the means fall off on both sides
+    assert np.isfinite(adata.varm["negbin_mean_se"].to_numpy()).all()
+
+
+def test_single_cell_dispersion_not_identified():
+    adata = ad.AnnData(np.array([[0.0, 1.0, 5.0]]), obs=pd.DataFrame(index=["only"]))
+    with caplog_warning() as records:
+        sg.tl.negbin_fit(adata, "~ 1")
+    assert list(adata.var["negbin_status"]) == ["no_counts", "dispersion_at_bound", "dispersion_at_bound"]
+    assert list(adata.var["negbin_boundary"]) == [False, True, True]
+    # the mean is the count itself (the Poisson limit), identified; the NB size is not
+    np.testing.assert_allclose(np.exp(adata.varm["negbin_mean"]["Intercept"].to_numpy()[1:]), [1.0, 5.0], rtol=1e-4)
+    assert (np.exp(adata.varm["negbin_dispersion"]["Intercept"].to_numpy()[1:]) >= 1e4).all()
+    assert sum("2 have the NB size at its bound" in r.getMessage() for r in records) == 1
+
+
+@pytest.mark.realdata
+def test_pbmc3k_genes_at_the_dispersion_bound(data_path):
+    # low-count genes of the raw pbmc3k matrix: no overdispersion to see, flagged; the top genes are not
+    raw = ad.read_h5ad(data_path("pbmc3k") / "pbmc3k_raw.h5ad")
+    total = np.asarray(raw.X.sum(0)).ravel()
+    rng = np.random.default_rng(0)
+    low = rng.choice(np.flatnonzero((total >= 2) & (total <= 40)), 300, replace=False)
+    top = np.argsort(total)[-50:]
+    adata = raw[:, np.sort(np.r_[low, top])].copy()
+    with caplog_warning() as records:
+        sg.tl.negbin_fit(adata, {"mean": "~ log_total_counts", "dispersion": "~ 1"}, size_factors="sizeFactor")
+    status = adata.var["negbin_status"].astype(str)
+    r = np.exp(adata.varm["negbin_dispersion"]["Intercept"])
+    at_bound = status == "dispersion_at_bound"
+    assert 50 <= at_bound.sum() <= 300
+    assert (r[at_bound] >= 1e4).all()
+    assert (r[status == "ok"] < 1e4).all()
+    assert (status[adata.var_names[np.isin(np.sort(np.r_[low, top]), top)]] == "ok").all()
+    # the genes left at the start's bound after 0 iterations are all among them (the issue's 1,818 of pbmc3k)
+    start = (adata.var["negbin_n_iter"] == 0) & np.isclose(r, 1e4)
+    assert start.sum() > 0
+    assert at_bound[start].all()
+    # flagged genes fit no better than Poisson with the same means (their NB size is not identified)
+    pred = sg.tl.negbin_predict(adata)["mean"].to_numpy()
+    y = adata.X.toarray()
+    ll_pois = stats.poisson.logpmf(y, pred).sum(0)
+    gain = adata.var["negbin_loglik"].to_numpy() - ll_pois
+    assert (gain[at_bound.to_numpy()] < 0.05).all()
+    assert sum("have the NB size at its bound" in rec.getMessage() for rec in records) == 1
+
+
+def test_predict_and_sample_refuse_overflowing_covariates():
+    adata = small_nb(n=300, g=4)
+    sg.tl.negbin_fit(adata, {"mean": "~ x", "dispersion": "~ x"})
+    before = adata.copy()
+    beta = adata.varm["negbin_mean"]["x"].to_numpy()
+    far = 1e4 / np.abs(beta[:3]).min()  # |beta x| > 1e4: exp overflows for every fitted gene on one side
+    new = pd.DataFrame({"x": [0.0, far, -far]}, index=["near", "far", "minus"])
+    with pytest.raises(ValueError, match=r"predicted (mean|NB size) of 1 cell\(s\).*'x' in \[.*fitted cells: \[") as e:
+        sg.tl.negbin_predict(adata, new)
+    assert "float64 range" in str(e.value)
+    assert "within (or near) the covariates' fitted range" in str(e.value)
+    with pytest.raises(ValueError, match="float64 range"):
+        sg.tl.negbin_sample(adata, new, rng=0)
+    # input unchanged, and the cells in range still predict (finite, no numpy overflow warning)
+    assert set(adata.uns) == set(before.uns)
+    assert list(adata.var.columns) == list(before.var.columns)
+    ok = sg.tl.negbin_predict(adata, new.iloc[:1])
+    assert np.isfinite(ok["mean"].to_numpy()[:, :3]).all()  # g3 has no counts: NaN
+    # an extreme size factor is named too
+    with pytest.raises(ValueError, match="or the size factors"):
+        sg.tl.negbin_predict(adata, new.iloc[:1], size_factors=np.array([1e308]))
+
+
+def test_zinb_predict_extreme_zero_inflation_without_overflow_warning():
+    rng = np.random.default_rng(4)
+    n = 800
+    obs = pd.DataFrame({"w": rng.normal(size=n)}, index=[f"c{i}" for i in range(n)])
+    pi = 1 / (1 + np.exp(-(-0.5 + 1.5 * obs["w"].to_numpy())))
+    y = rng.negative_binomial(3, 3 / (3 + 4.0), size=(n, 2)) * (rng.random((n, 2)) >= pi[:, None])
+    adata = ad.AnnData(y.astype(float), obs=obs)
+    sg.tl.negbin_fit(adata, {"mean": "~ 1", "zero_inflation": "~ w"}, family="zinb")
+    pred = sg.tl.negbin_predict(adata, pd.DataFrame({"w": [-1e5, 1e5]}))  # logistic saturates: 0 and 1
+    np.testing.assert_allclose(pred["zero_inflation"].to_numpy(), [[0, 0], [1, 1]], atol=1e-300)

@@ -73,7 +73,10 @@ def negbin_df(
     Returns
     -------
     DataFrame indexed by gene with columns ``estimate``, ``se``, ``z``, ``pval``, ``padj``
-    (Benjamini-Hochberg over the genes with a finite p-value) and ``converged``.
+    (Benjamini-Hochberg over the genes with a finite p-value), ``converged`` and ``status`` (the fit's
+    ``var[f"{key}_status"]``: the tests of ``"separated"`` genes are meaningless, and the dispersion
+    tests of ``"dispersion_at_bound"`` genes too; fits made before it existed give ``"ok"`` or
+    ``"not_converged"``). The standard errors are those of the fit's ``information``.
 
     Examples
     --------
@@ -83,7 +86,7 @@ def negbin_df(
     >>> adata = ad.AnnData(rng.poisson(2.0, size=(300, 3)).astype(float), obs=obs)
     >>> sg.tl.negbin_fit(adata, "~ x")
     >>> list(sg.get.negbin_df(adata, "x").columns)
-    ['estimate', 'se', 'z', 'pval', 'padj', 'converged']
+    ['estimate', 'se', 'z', 'pval', 'padj', 'converged', 'status']
     """
     from scipy import stats
 
@@ -106,6 +109,11 @@ def negbin_df(
     if ok.any():
         padj[ok] = stats.false_discovery_control(pval[ok], method="bh")
     conv = adata.var[f"{key}_converged"].to_numpy(dtype=bool)
+    if f"{key}_status" in adata.var.columns:
+        status = adata.var[f"{key}_status"].to_numpy()
+    else:
+        status = np.where(conv, "ok", "not_converged")
     return pd.DataFrame(
-        {"estimate": est, "se": se, "z": z, "pval": pval, "padj": padj, "converged": conv}, index=adata.var_names
+        {"estimate": est, "se": se, "z": z, "pval": pval, "padj": padj, "converged": conv, "status": status},
+        index=adata.var_names,
     )

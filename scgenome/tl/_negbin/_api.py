@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from scipy.special import expit
 
 from ..._logging import logger
 from ..._settings import settings
@@ -23,6 +24,11 @@ if TYPE_CHECKING:
 
 _PREDICTORS = ("mean", "dispersion", "zero_inflation")
 _N_PRED = {"poisson": 1, "nb": 2, "zinb": 3}
+#: ``var[f"{key}_status"]`` categories, in the order a gene is assigned the first that applies (last to first).
+_STATUSES = ("ok", "dispersion_at_bound", "separated", "not_converged", "no_counts")
+#: Largest linear predictor whose exponential is a finite float64 (about 709.78); smallest with a positive one.
+_LOG_MAX = float(np.log(np.finfo(np.float64).max))
+_LOG_TINY = float(np.log(np.finfo(np.float64).tiny))
 
 
 def _parse_formulas(formulas: str | Mapping[str, str], family: str) -> dict[str, str]:
@@ -161,6 +167,7 @@ def negbin_fit(
     layer: str | None = None,
     size_factors: str | np.ndarray | None = None,
     family: Literal["nb", "poisson", "zinb"] = "nb",
+    information: Literal["expected", "observed"] | None = None,
     key_added: str = "negbin",
     max_iter: int = 100,
     tol: float = 1e-6,
@@ -196,6 +203,14 @@ def negbin_fit(
         sampling the fitted cells, or a subset of them (``obs=None``), uses it again.
     family
         ``"nb"`` (negative binomial), ``"poisson"`` or ``"zinb"`` (zero-inflated NB).
+    information
+        Which information matrix the standard errors invert. ``"expected"`` (the default for ``"nb"`` and
+        ``"poisson"``): for the mean coefficients the expected (Fisher) information at the fitted
+        dispersion, ``X' W X`` with ``W = mu / (1 + mu / r)``, which MASS::glm.nb, DESeq2 and glmGamPoi
+        report, so Wald tests agree with theirs; for the dispersion coefficients the observed information
+        of their own block (see Notes). ``"observed"``: the inverse of the joint observed information
+        (the exact Hessian), which also carries the dispersion's uncertainty into the mean coefficients;
+        the only choice for ``"zinb"`` (its default). For Poisson both are the same.
     key_added
         Prefix of the results.
     max_iter
@@ -221,9 +236,27 @@ def negbin_fit(
     ``adata.varm[f"{key_added}_zero_inflation"]``
         genes x zero-inflation terms DataFrame (logit scale; ``"zinb"`` only).
     ``adata.varm[f"{key_added}_mean_se"]``, ``..._dispersion_se``, ``..._zero_inflation_se``
-        standard errors from the inverse observed information.
+        standard errors from the inverse ``information`` (NaN where it is singular).
     ``adata.var[f"{key_added}_converged"]``
-        whether the fit converged (False for all-zero genes and non-converged fits).
+        whether the optimiser converged, i.e. reached a point where the score is below ``tol`` (False for
+        all-zero genes and non-converged fits). It does not say that the parameters are identified: see
+        ``..._boundary`` and ``..._status``.
+    ``adata.var[f"{key_added}_boundary"]``
+        whether the maximum of the likelihood lies on the boundary of the parameter space (at infinity),
+        so that some coefficients are not identified: the NB size is at its bound or the mean is
+        separated (see ``..._status``). Like glmGamPoi's overdispersion of 0 or DESeq2's flags, the
+        estimates are kept (finite, usable for prediction and sampling) and flagged.
+    ``adata.var[f"{key_added}_status"]``
+        categorical, the first that applies: ``"no_counts"`` (all-zero gene, NaN parameters),
+        ``"not_converged"``, ``"separated"`` (some cells with no counts can have their means pushed to 0
+        while the others stay, e.g. no counts in one level of a categorical covariate: a mean coefficient
+        is at plus or minus infinity, its estimate and standard error are arbitrary, its Wald test
+        meaningless), ``"dispersion_at_bound"`` (the NB size ``r`` of some cell is at least ``1e4``, the
+        start's bound, kept or passed when the counts show no overdispersion, e.g. genes with counts in a
+        few cells, or a single cell: the likelihood rises toward the Poisson limit ``r = inf``, so the
+        dispersion coefficients and their standard errors are not identified, while the mean coefficients
+        are those of the Poisson limit and stay usable), ``"ok"``. A separated gene can also have its
+        dispersion at the bound.
     ``adata.var[f"{key_added}_loglik"]``
         maximised log-likelihood per gene.
     ``adata.var[f"{key_added}_n_iter"]``
@@ -232,13 +265,23 @@ def negbin_fit(
         ``family``, ``formulas``, ``terms`` and ``design`` (formula, variables, categorical levels,
         formulaic's state of stateful transforms such as ``bs(pseudotime, df=5)``: what
         :func:`negbin_predict` needs to rebuild design matrices), ``params`` (settings;
-        ``size_factors`` names the ``obs`` column used).
+        ``size_factors`` names the ``obs`` column used, ``information`` the information used for the
+        standard errors), ``status`` (number of genes of each ``..._status``).
     ``adata.obs[f"{key_added}_size_factors"]``
         the size factors, when they were given as an array (``~ .`` never takes the size-factor
         column as a covariate).
 
     Notes
     -----
+    The flagged genes are counted in one warning of the package logger. The expected cross information
+    of the NB's log mean and log size is zero (``E[r mu (y - mu) / (r + mu)^2] = 0``; Lawless 1987), so
+    the joint expected information is block-diagonal: the mean standard errors of
+    ``information="expected"`` are those of the mean block alone, exactly as at a known dispersion
+    (MASS::glm.nb's ``summary``). The expected dispersion block is an infinite series in trigamma
+    values; the observed information of the dispersion block (the mean fixed), which estimates it
+    consistently, is used instead: for ``"dispersion": "~ 1"`` this is MASS's ``SE.theta`` (on the log
+    scale, ``SE.theta / theta``).
+
     Start: Poisson IRLS for ``beta`` and the method-of-moments NB size for ``gamma``; then joint
     Newton on all coefficients with the exact Hessian (digamma/trigamma terms), Levenberg damping
     where it is not negative definite and a per-gene step-halving line search
@@ -261,6 +304,17 @@ def negbin_fit(
 
     if family not in _N_PRED:
         msg = f"family must be one of {list(_N_PRED)}, got {family!r}."
+        raise ValueError(msg)
+    if information not in (None, "expected", "observed"):
+        msg = f"information must be 'expected', 'observed' or None, got {information!r}."
+        raise ValueError(msg)
+    if information is None:
+        information = "observed" if family == "zinb" else "expected"
+    if family == "zinb" and information == "expected":
+        msg = (
+            "information='expected' is not available for family='zinb' (its expected information has no closed "
+            "form); use information='observed'."
+        )
         raise ValueError(msg)
     check_nonempty(adata)
     check_copy_backed(adata, copy, "sg.tl.negbin_fit")
@@ -294,28 +348,29 @@ def negbin_fit(
     loglik = np.zeros(n_genes)
     converged = np.zeros(n_genes, dtype=bool)
     n_iter = np.zeros(n_genes, dtype=np.int64)
-    n_expressed = 0
+    at_bound = np.zeros(n_genes, dtype=bool)
+    separated = np.zeros(n_genes, dtype=bool)
+    expressed = np.zeros(n_genes, dtype=bool)
     bar = progress(desc="negbin_fit", total=n_genes, unit="gene")
     try:
         for idx, block in _gene_blocks(x_mat, chunk, what=what):
-            n_expressed += idx.size
+            expressed[idx] = True
             bar.update(idx[-1] + 1 - bar.n)  # blocks come in gene order
             y = torch.as_tensor(block.T, dtype=torch.float64, device=dev).contiguous()
-            res = _fit_chunk(y, tdesigns, offset, family, max_iter=max_iter, tol=tol)
+            res = _fit_chunk(y, tdesigns, offset, family, max_iter=max_iter, tol=tol, information=information)
             params[idx] = res.params.cpu().numpy()
             ses[idx] = res.se.cpu().numpy()
             loglik[idx] = res.loglik.cpu().numpy()
             converged[idx] = res.converged.cpu().numpy()
             n_iter[idx] = res.n_iter.cpu().numpy()
+            at_bound[idx] = res.dispersion_at_bound.cpu().numpy()
+            separated[idx] = res.separated.cpu().numpy()
         bar.update(n_genes - bar.n)
     finally:
         bar.close()
-    n_zero = n_genes - n_expressed
-    n_bad = int((~converged).sum()) - n_zero
-    if n_zero:
-        logger.warning("negbin_fit: %d gene(s) have no counts; flagged not converged with NaN parameters.", n_zero)
-    if n_bad:
-        logger.warning("negbin_fit: %d expressed gene(s) did not converge (var['%s_converged']).", n_bad, key_added)
+    status = _status(expressed, converged, separated, at_bound)
+    status_counts = {name: int((status == name).sum()) for name in _STATUSES}
+    _log_status(status_counts, n_genes, key_added)
 
     adata = adata.copy() if copy else adata
     var_names = adata.var_names
@@ -329,6 +384,8 @@ def negbin_fit(
         adata.varm[f"{key_added}_{name}_se"] = pd.DataFrame(ses[:, sl], index=var_names, columns=cols)
         terms[name] = list(cols)
     adata.var[f"{key_added}_converged"] = converged
+    adata.var[f"{key_added}_boundary"] = expressed & (separated | at_bound)
+    adata.var[f"{key_added}_status"] = pd.Categorical(status, categories=list(_STATUSES))
     adata.var[f"{key_added}_loglik"] = loglik
     adata.var[f"{key_added}_n_iter"] = n_iter
     adata.uns[key_added] = {
@@ -342,17 +399,46 @@ def negbin_fit(
             "max_iter": int(max_iter),
             "tol": float(tol),
             "sparse": _is_sparse(x_mat),
+            "information": information,
         },
+        "status": status_counts,
     }
     if sf is not None and sf_name == f"{key_added}_size_factors":
         adata.obs[sf_name] = np.array(sf, dtype=np.float64)  # a copy: later changes to the caller's array stay theirs
     return adata if copy else None
 
 
-def _fit_chunk(y, designs, offset, family, *, max_iter, tol):
+def _fit_chunk(y, designs, offset, family, *, max_iter, tol, information):
     from ._fit import fit_chunk
 
-    return fit_chunk(y, designs, offset, family, max_iter=max_iter, tol=tol)
+    return fit_chunk(y, designs, offset, family, max_iter=max_iter, tol=tol, information=information)
+
+
+def _status(expressed, converged, separated, at_bound) -> np.ndarray:
+    """Per-gene status (see ``_STATUSES``): the most severe that applies."""
+    status = np.full(expressed.shape[0], "ok", dtype=object)
+    status[at_bound] = "dispersion_at_bound"
+    status[separated] = "separated"
+    status[~converged] = "not_converged"
+    status[~expressed] = "no_counts"
+    return status
+
+
+_STATUS_TEXT = {
+    "no_counts": "%d have no counts (NaN parameters)",
+    "not_converged": "%d did not converge",
+    "separated": "%d are separated (a mean coefficient at infinity: its estimate, SE and test are arbitrary)",
+    "dispersion_at_bound": (
+        "%d have the NB size at its bound 1e4 (no overdispersion detected: dispersion coefficients not identified)"
+    ),
+}
+
+
+def _log_status(counts: dict[str, int], n_genes: int, key: str) -> None:
+    """One warning counting the genes flagged in ``var[f"{key}_status"]``, if any."""
+    parts = [text % counts[name] for name, text in _STATUS_TEXT.items() if counts[name]]
+    if parts:
+        logger.warning("negbin_fit: of %d genes, %s; see var['%s_status'].", n_genes, ", ".join(parts), key)
 
 
 def _stored(adata: AnnData, key: str) -> dict[str, Any]:
@@ -363,12 +449,56 @@ def _stored(adata: AnnData, key: str) -> dict[str, Any]:
 
 
 def _linear_predictors(adata: AnnData, obs: pd.DataFrame | None, key: str, size_factors) -> dict[str, np.ndarray]:
-    """Cells x genes linear predictors of each part of the model."""
+    """Cells x genes linear predictors of each part of the model (checked: their means and sizes are finite)."""
     designs, coefs, log_sf = _predictor_parts(adata, obs, key, size_factors)
     out = {name: designs[name] @ coefs[name].T for name in designs}
     if log_sf is not None:
         out["mean"] = out["mean"] + log_sf[:, None]
+    _check_range(out, adata, adata.obs if obs is None else obs, key, genes=slice(None), log_sf=log_sf)
     return out
+
+
+def _check_range(eta: dict[str, np.ndarray], adata: AnnData, obs: pd.DataFrame, key: str, *, genes, log_sf) -> None:
+    """Refuse linear predictors whose mean or NB size is not a positive finite float64 (before ``exp``).
+
+    ``eta`` holds cells x genes linear predictors of the genes ``adata.var_names[genes]``; NaN (genes
+    without fitted parameters) passes.
+    """
+    limits = {
+        "mean": ("predicted mean", _LOG_MAX, None, f"above {_LOG_MAX:.2f}"),
+        "dispersion": ("predicted NB size", _LOG_MAX, _LOG_TINY, f"above {_LOG_MAX:.2f} or below {_LOG_TINY:.2f}"),
+    }
+    for name, (label, hi, lo, where) in limits.items():
+        if name not in eta:
+            continue
+        e = eta[name]
+        bad = e > hi
+        if lo is not None:
+            bad |= e < lo
+        if not bad.any():
+            continue
+        cells, cols = np.flatnonzero(bad.any(axis=1)), np.flatnonzero(bad.any(axis=0))
+        spec = adata.uns[key]["design"][name]
+        variables = [str(v) for v in spec.get("variables", [])]
+        ranges = []
+        for v in variables:
+            if v in obs.columns and pd.api.types.is_numeric_dtype(obs[v]):
+                vals = obs[v].to_numpy(dtype=float)[cells]
+                text = f"{v!r} in [{vals.min():.4g}, {vals.max():.4g}] for them"
+                if v in adata.obs.columns and pd.api.types.is_numeric_dtype(adata.obs[v]) and len(adata.obs):
+                    fit = adata.obs[v].to_numpy(dtype=float)
+                    text += f" (the fitted cells: [{np.nanmin(fit):.4g}, {np.nanmax(fit):.4g}])"
+                ranges.append(text)
+        sf = " or the size factors" if name == "mean" and log_sf is not None else ""
+        msg = (
+            f"The {label} of {cells.size} cell(s) x {cols.size} gene(s) is out of the float64 range "
+            f"(the exponential of a linear predictor {where}), e.g. cell "
+            f"{str(obs.index[cells[0]])!r}, gene {str(adata.var_names[genes][cols[0]])!r}: the covariates{sf} of "
+            f"these cells are far outside the fitted ones. The {name} formula {spec.get('formula', '')!r} uses "
+            f"obs column(s) {variables}" + (": " + "; ".join(ranges) if ranges else "") + ". Predict within (or "
+            "near) the covariates' fitted range, clip them, or check their units."
+        )
+        raise ValueError(msg)
 
 
 def _predictor_parts(adata: AnnData, obs: pd.DataFrame | None, key: str, size_factors):
@@ -437,6 +567,15 @@ def negbin_predict(
     dict with ``"mean"`` and (NB families) ``"dispersion"`` (the NB size ``r``), and for ``"zinb"``
     ``"zero_inflation"`` (probability), each a cells x genes DataFrame.
 
+    Raises
+    ------
+    ValueError
+        When a predicted mean or NB size is not a positive finite float64 (the exponential of a linear
+        predictor above about 709, or a size below about ``exp(-708)``): covariates (or size factors) far
+        outside the fitted ones. The message counts the cells and genes and gives the range of the
+        formula's covariates for those cells and for the fitted cells. :func:`negbin_sample` refuses the
+        same cells.
+
     Examples
     --------
     >>> import numpy as np, pandas as pd, anndata as ad
@@ -455,9 +594,7 @@ def negbin_predict(
     if "dispersion" in eta:
         out["dispersion"] = pd.DataFrame(np.exp(eta["dispersion"]), index=index, columns=adata.var_names)
     if "zero_inflation" in eta:
-        out["zero_inflation"] = pd.DataFrame(
-            1 / (1 + np.exp(-eta["zero_inflation"])), index=index, columns=adata.var_names
-        )
+        out["zero_inflation"] = pd.DataFrame(expit(eta["zero_inflation"]), index=index, columns=adata.var_names)
     return out
 
 
@@ -535,9 +672,10 @@ def negbin_sample(
         eta = {name: designs[name] @ coefs[name][sl].T for name in designs}
         if log_sf is not None:
             eta["mean"] = eta["mean"] + log_sf[:, None]
+        _check_range(eta, adata, new_obs, key, genes=sl, log_sf=log_sf)
         mu = np.exp(eta["mean"])
         r = np.exp(eta["dispersion"]) if "dispersion" in eta else None
-        pi = 1 / (1 + np.exp(-eta["zero_inflation"])) if "zero_inflation" in eta else None
+        pi = expit(eta["zero_inflation"]) if "zero_inflation" in eta else None
         gone = ~np.isfinite(mu).all(axis=0)
         missing[sl] = gone
         counts = _quantile(u[:, sl], mu, r, pi, family) if copula else _draw(gen, mu, r, pi, family)
@@ -629,7 +767,7 @@ def _copula_uniforms(adata: AnnData, key: str, family: str, gen: np.random.Gener
     fitted = _linear_predictors(adata, None, key, None)
     mu = _clean(np.exp(fitted["mean"]))
     r = _clean(np.exp(fitted["dispersion"])) if "dispersion" in fitted else None
-    pi = _clean(1 / (1 + np.exp(-fitted["zero_inflation"]))) if "zero_inflation" in fitted else None
+    pi = _clean(expit(fitted["zero_inflation"])) if "zero_inflation" in fitted else None
     x_mat = to_memory(x_mat)  # the copula's normal scores are cells x genes: it reads the counts whole
     y = x_mat.toarray() if sp.issparse(x_mat) else np.asarray(x_mat, dtype=np.float64)
     hi = _cdf(y, mu, r, pi, family)

@@ -10,7 +10,10 @@ for each linear predictor of the family, and an offset on the log mean. Steps:
    is not negative definite, a per-gene step-halving line search, and convergence when the largest
    absolute gradient falls below ``tol`` (or the log-likelihood stops changing, relative 1e-12,
    with a gradient below ``sqrt(tol)``);
-3. standard errors from the inverse observed information at the optimum.
+3. standard errors from the inverse observed information at the optimum, or (``information="expected"``)
+   from the expected information at fixed dispersion for the mean coefficients (:func:`expected_standard_errors`);
+4. boundary flags: the NB size at its bound (:data:`R_BOUND`) and separation of the mean design
+   (:func:`mean_separated`), where the maximum of the likelihood lies at infinity.
 
 On the CPU the NB and Poisson evaluations run in the fused numba kernel of :mod:`._kernel` (one
 pass over the cells per gene); elsewhere (GPU, ``zinb``) in elementwise torch (:mod:`._model`).
@@ -33,6 +36,9 @@ _MAX_HALVINGS = 30
 _HALVING_ROUNDS = (1, 2, 4, 8, 15)
 #: Use the fused numba kernels (:mod:`._kernel`) for NB / Poisson chunks on the CPU.
 USE_FUSED = True
+#: NB sizes at or above this (overdispersion ``1 / r <= 1e-4``) are at the bound: the start's cap, kept or passed by
+#: the fit when the counts show no overdispersion (the likelihood rises toward the Poisson limit ``r = inf``).
+R_BOUND = 1e4
 
 
 @dataclass
@@ -44,6 +50,8 @@ class ChunkFit:
     loglik: torch.Tensor
     converged: torch.Tensor
     n_iter: torch.Tensor
+    dispersion_at_bound: torch.Tensor
+    separated: torch.Tensor
 
 
 class _Layout:
@@ -329,6 +337,97 @@ def standard_errors(
     return _se_from_hessian(h)
 
 
+def _block_se(h: torch.Tensor, slices: list[slice]) -> torch.Tensor:
+    """Return the standard errors of a block-diagonal information: each block ``slices[a]`` inverted alone."""
+    return torch.cat([_se_from_hessian(h[:, s, s].contiguous()) for s in slices], dim=1)
+
+
+def expected_standard_errors(
+    counts: Counts, layout: _Layout, offset: torch.Tensor | None, params: torch.Tensor, family: str
+) -> torch.Tensor:
+    """Return standard errors with the mean coefficients' from the expected information at fixed dispersion.
+
+    The mean block is ``X' W X`` with ``W = mu / (1 + mu / r)`` (``W = mu`` for Poisson), the information
+    of the IRLS weights that MASS::glm.nb, DESeq2 and glmGamPoi invert. The expected cross information of
+    the NB's log mean and log size is zero (``E[r mu (y - mu) / (r + mu)^2] = 0``), so the joint expected
+    information is block-diagonal and the mean standard errors ignore the dispersion's uncertainty. Its
+    dispersion block, ``r^2 E[psi1(r) - psi1(y + r)] - r mu / (r + mu)``, is an infinite series; the
+    dispersion coefficients get the observed information of their own block instead (the mean
+    coefficients fixed: MASS's ``SE.theta``), which estimates it consistently.
+    """
+    if family not in ("nb", "poisson"):
+        msg = f"expected information is only available for the 'nb' and 'poisson' families, not {family!r}."
+        raise ValueError(msg)
+    _, _, h = _evaluator(counts, layout, offset, family).terms(None, params)
+    etas = layout.etas(params, offset)
+    n_genes, n_cells = counts.y.shape
+    mu = torch.exp(etas[0]).expand(n_genes, n_cells)
+    w = mu / (1 + mu * torch.exp(-etas[1])) if family == "nb" else mu
+    s0 = layout.slices[0]
+    p = s0.stop - s0.start
+    h = h.clone()
+    h[:, s0, s0] = -(w @ layout.outer[(0, 0)]).reshape(n_genes, p, p)
+    return _block_se(h, layout.slices)
+
+
+def mean_separated(counts: Counts, design: torch.Tensor) -> torch.Tensor:
+    """Whether the mean coefficients of each gene are separated: their likelihood maximum lies at infinity.
+
+    With a log link the likelihood rises without bound along a direction ``d`` when ``x_i' d = 0`` for
+    every cell with counts and ``x_i' d <= 0`` for the cells without, not all zero (e.g. a gene with
+    no counts in one level of a categorical covariate): the zero cells' means go to 0 while the others
+    stay. Such a ``d`` exists only when the designs of the cells with counts have rank below the number
+    of coefficients (checked for all genes at once from their Gram matrices); for those genes, the
+    null space of that design is checked for such a direction (a sign check, or a linear programme).
+    """
+    nz = counts.nz.to(design.dtype)
+    n_genes = nz.shape[0]
+    p = design.shape[1]
+    outer = (design[:, :, None] * design[:, None, :]).reshape(design.shape[0], -1)
+    ev = torch.linalg.eigvalsh((nz @ outer).reshape(n_genes, p, p))
+    candidates = (ev[:, 0] <= 1e-10 * ev[:, -1].abs().clamp_min(1e-300)).nonzero()[:, 0].cpu().numpy()
+    out = np.zeros(n_genes, dtype=bool)
+    if candidates.size:
+        x = design.cpu().numpy()
+        mask = counts.nz.cpu().numpy()
+        tol = 1e-9 * max(1.0, float(np.abs(x).max()))
+        for g in candidates:
+            out[g] = _separated_direction(x[mask[g]], x[~mask[g]], tol)
+    return torch.as_tensor(out, device=design.device)
+
+
+def _separated_direction(x_pos: np.ndarray, x_zero: np.ndarray, tol: float) -> bool:
+    """Whether some ``d`` has ``x_pos d = 0``, ``x_zero d <= 0`` and ``x_zero d != 0``."""
+    if x_zero.shape[0] == 0:
+        return False
+    _, sv, vt = np.linalg.svd(x_pos, full_matrices=True)
+    rank = int((sv > 1e-10 * max(sv[0], 1e-300)).sum()) if sv.size else 0
+    null = vt[rank:].T
+    if null.shape[1] == 0:
+        return False
+    a = x_zero @ null
+    if null.shape[1] == 1:
+        col = a[:, 0]
+        return bool(np.abs(col).max() > tol and (col.max() <= tol or col.min() >= -tol))
+    from scipy.optimize import linprog
+
+    # feasible c with a c <= 0 and sum(a c) <= -1 (a scale): the direction d = null c
+    res = linprog(
+        np.zeros(a.shape[1]),
+        A_ub=np.vstack([a, a.sum(0)]),
+        b_ub=np.r_[np.full(a.shape[0], tol), -1.0],
+        bounds=[(None, None)] * a.shape[1],
+        method="highs",
+    )
+    return bool(res.status == 0)
+
+
+def dispersion_at_bound(layout: _Layout, params: torch.Tensor) -> torch.Tensor:
+    """Whether the fitted NB size of some cell is at least :data:`R_BOUND`."""
+    theta = layout.etas(params, None)[1]
+    return theta.amax(dim=1) >= float(np.log(R_BOUND)) - 1e-9
+
+
 def _project(designs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Least-squares coefficients of ``target`` (genes x cells) on ``designs`` (cells x p)."""
     sol = torch.linalg.lstsq(designs, target.T).solution
@@ -351,8 +450,8 @@ def start_values(
     if family in ("nb", "zinb"):
         mu = torch.exp(beta @ x.T + (offset if offset is not None else 0.0))
         excess = ((y - mu) ** 2 - y).sum(1)
-        size = ((mu**2).sum(1) / excess.clamp_min(1e-12)).clamp(1e-3, 1e4)
-        size = torch.where(excess > 0, size, torch.full_like(size, 1e4))
+        size = ((mu**2).sum(1) / excess.clamp_min(1e-12)).clamp(1e-3, R_BOUND)
+        size = torch.where(excess > 0, size, torch.full_like(size, R_BOUND))
         z = layout.designs[1]
         parts.append(_project(z, torch.log(size)[:, None].expand(n_genes, n_cells)))
         if family == "zinb":
@@ -373,8 +472,9 @@ def fit_chunk(
     *,
     max_iter: int,
     tol: float,
+    information: str = "observed",
 ) -> ChunkFit:
-    """Fit one chunk of genes (all with at least one non-zero count)."""
+    """Fit one chunk of genes (all with at least one non-zero count); standard errors from ``information``."""
     counts = Counts(y)
     layout = _Layout(designs)
     params = start_values(counts, layout, offset, family)
@@ -387,5 +487,16 @@ def fit_chunk(
     rest = (~conv | torch.isnan(se).all(dim=1)).nonzero()[:, 0]
     if rest.numel():
         se[rest] = standard_errors(counts.subset(rest), layout, offset, params[rest], family)
+    if information == "expected":
+        se = expected_standard_errors(counts, layout, offset, params, family)
     conv = conv & torch.isfinite(ll) & torch.isfinite(params).all(1)
-    return ChunkFit(params=params, se=se, loglik=ll, converged=conv, n_iter=n_iter)
+    at_bound = dispersion_at_bound(layout, params) if family in ("nb", "zinb") else torch.zeros_like(conv)
+    return ChunkFit(
+        params=params,
+        se=se,
+        loglik=ll,
+        converged=conv,
+        n_iter=n_iter,
+        dispersion_at_bound=at_bound,
+        separated=mean_separated(counts, designs[0]),
+    )
