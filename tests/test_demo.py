@@ -1,19 +1,34 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from figcheck import MIN_DPI, record_savefig
 
 import scgenome as sg
 from scgenome.cli import main
 
 
+def _png_dpi(path) -> float:
+    """The resolution written in a PNG's pHYs chunk (what matplotlib's dpi= becomes)."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return float(im.info["dpi"][0])
+
+
 @pytest.mark.slow
-def test_demo_gwas_step(tmp_path, capsys):
+def test_demo_gwas_step(tmp_path, capsys, monkeypatch):
     out = tmp_path / "demo"
+    saved = record_savefig(monkeypatch)
     assert main(["demo", str(out), "--steps", "gwas", "--seed", "0"]) == 0
+    saved.check()  # every figure: text >= 8 pt at its saved size, no texts overlapping, dpi >= 150
+    assert sorted(Path(path).name for path, _, _ in saved.calls) == ["manhattan.png", "qq.png"]
+    for name in ("manhattan.png", "qq.png"):
+        assert _png_dpi(out / name) == pytest.approx(150, abs=0.5)
     text = capsys.readouterr().out
     assert "[gwas]" in text
     for name in ("manhattan.png", "qq.png", "gwas_results.tsv"):
@@ -47,3 +62,28 @@ def test_demo_registry_has_gwas():
 
     assert ("gwas", "scgenome.tl._gwas._demo:step") in STEPS
     assert hasattr(sg.datasets, "simulate_cohort")
+
+
+@pytest.mark.slow
+def test_demo_figures_legible(tmp_path, monkeypatch):
+    """The figures of the other demo steps: legible at their saved size, dpi >= 150, every line explained."""
+    from scgenome._demo import run_demo
+
+    drawn = {}
+    original = sg.pl.ems_curves
+
+    def ems_curves(*args, **kwargs):
+        drawn["ems_curves"] = fig = original(*args, **kwargs)
+        return fig
+
+    monkeypatch.setattr(sg.pl, "ems_curves", ems_curves)
+    saved = record_savefig(monkeypatch)
+    run_demo(tmp_path, steps=["ems", "negbin", "synthesize"])
+    saved.check()
+    names = sorted(Path(path).name for path, _, _ in saved.calls)
+    assert names == ["ems_curves.png", "negbin.png", "synthesis_report.png"]
+    for name in names:
+        assert _png_dpi(tmp_path / name) >= MIN_DPI - 0.5, name
+    # the grey per-chromosome curves of the EMS figure have their legend entry
+    for ax in drawn["ems_curves"].axes:
+        assert [t.get_text() for t in ax.get_legend().get_texts()][-1] == "per chromosome (22)"

@@ -24,7 +24,7 @@ def step(outdir: Path, rng: np.random.Generator) -> list[str]:
     m = vdata.uns["ems"]["metrics"]
     fig = sg.pl.ems_curves(vdata, return_fig=True, show=False)
     png = outdir / "ems_curves.png"
-    fig.savefig(png, dpi=100)
+    fig.savefig(png, dpi=150)
     plt.close(fig)
     tsv = outdir / "ems_predictions.tsv"
     sg.get.ems_df(vdata).to_csv(tsv, sep="\t")

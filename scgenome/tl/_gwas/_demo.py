@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 N_INDIVIDUALS = 1000
 N_SNPS = 5000
 GENOMEWIDE = 5e-8
+#: Resolution of the figures written.
+DPI = 150
 
 
 def _near_causal(gwas_df, causal_pos: dict[str, tuple[str, int]], window: int = 2_000_000) -> np.ndarray:
@@ -53,13 +55,14 @@ def step(outdir: Path, rng: np.random.Generator) -> list[str]:
     sg.pl.manhattan(
         gdata,
         highlight=causal,
-        annotate_top=3,
-        title="LMM GWAS of a simulated cohort (orange: simulated causal SNPs)",
+        highlight_label="simulated causal SNPs",
+        annotate_pval=GENOMEWIDE,
+        title="LMM GWAS of a simulated cohort",
         ax=fig.subplots(),
         show=False,
     )
     manhattan_png = outdir / "manhattan.png"
-    fig.savefig(manhattan_png, dpi=110)
+    fig.savefig(manhattan_png, dpi=DPI)
     fig = Figure(figsize=(4.5, 4.5), layout="constrained")
     sg.pl.qq(
         gdata,
@@ -70,7 +73,7 @@ def step(outdir: Path, rng: np.random.Generator) -> list[str]:
         show=False,
     )
     qq_png = outdir / "qq.png"
-    fig.savefig(qq_png, dpi=110)
+    fig.savefig(qq_png, dpi=DPI)
 
     res = gdata.uns["gwas"]
     null = res["null_model"]

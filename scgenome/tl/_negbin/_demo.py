@@ -58,15 +58,16 @@ def step(outdir: Path, rng: np.random.Generator) -> list[str]:
     for col, marker in zip(["Intercept", "x", "batch[T.b2]"], "os^", strict=True):
         axes[0].scatter(truth[col], beta[col], s=12, marker=marker, label=col)
     lim = [min(truth.iloc[:, :3].min()), max(truth.iloc[:, :3].max())]
-    axes[0].plot(lim, lim, color="grey", lw=1)
+    axes[0].plot(lim, lim, color="grey", lw=1, label="y = x")
     axes[0].set(xlabel="true coefficient", ylabel="estimate", title="negbin_fit recovers beta")
-    axes[0].legend(fontsize=7)
-    axes[1].scatter(y.var(0), s.var(0), s=12)
+    axes[0].legend(fontsize=8)
+    axes[1].scatter(y.var(0), s.var(0), s=12, label="gene")
     axes[1].set(xscale="log", yscale="log", xlabel="observed variance", ylabel="sampled variance")
-    axes[1].plot(axes[1].get_xlim(), axes[1].get_xlim(), color="grey", lw=1)
+    axes[1].plot(axes[1].get_xlim(), axes[1].get_xlim(), color="grey", lw=1, label="y = x")
     axes[1].set_title("negbin_sample")
+    axes[1].legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(outdir / "negbin.png", dpi=80)
+    fig.savefig(outdir / "negbin.png", dpi=150)
     plt.close(fig)
 
     mae_b = float(np.abs(beta.to_numpy() - truth.iloc[:, :3].to_numpy()).mean())

@@ -37,7 +37,7 @@ def step(outdir: Path, rng: np.random.Generator) -> list[str]:
     )
     fig = sg.pl.synthesis_report(syn, return_fig=True)
     path = outdir / "synthesis_report.png"
-    fig.savefig(path, dpi=80)
+    fig.savefig(path, dpi=150)
     plt.close(fig)
     fid, priv = tabs["fidelity"]["value"], tabs["privacy"]["value"]
     loc = tabs["gwas"].set_index(["level", "threshold"]).loc[("locus", 1e-5)]
