@@ -37,11 +37,11 @@ print(sg.get.ems_df(vdata, kind="chromosomes").head(5).round(3).to_string())
 print(sg.get.ems_df(vdata, kind="importance").head(8).round(2).to_string())
 
 fig = sg.pl.ems_curves(vdata, return_fig=True, show=False)
-fig.savefig(OUT / "ems_curves.png", dpi=90)
+fig.savefig(OUT / "ems_curves.png", dpi=150)
 ax = sg.pl.ems_importance(vdata, n_top=15, show=False)
-ax.figure.savefig(OUT / "ems_importance.png", dpi=90)
+ax.figure.savefig(OUT / "ems_importance.png", dpi=150)
 ax = sg.pl.ems_calibration(vdata, show=False)
-ax.figure.savefig(OUT / "ems_calibration.png", dpi=90)
+ax.figure.savefig(OUT / "ems_calibration.png", dpi=150)
 plt.close("all")
 
 # 5. score new variants with the trained model, save and reload it

@@ -24,7 +24,7 @@ import pandas as pd
 import scgenome as sg
 
 OUT = Path(__file__).parent / "figures"
-DPI = 100
+DPI = 150
 
 
 def main() -> None:
@@ -85,8 +85,9 @@ def main() -> None:
     sg.pl.manhattan(
         gdata,
         other=gemma,
-        annotate_top=2,
         genomewide_line=bonf,
+        annotate_pval=bonf,
+        locus_window=5_000_000,
         label="scgenome sg.tl.gwas",
         other_label="GEMMA 0.98.5 -lmm 4",
         title="HS1940 mice, CD8 (phenotype 1): LMM GWAS",
@@ -106,9 +107,10 @@ def main() -> None:
     fig, ax = plt.subplots(figsize=(4.5, 4.5), layout="constrained")
     x = -np.log10(both["p_wald_gemma"].to_numpy())
     y = -np.log10(both["p_wald"].to_numpy())
-    ax.scatter(x, y, s=5, color="#1f4e79", linewidths=0)
+    ax.scatter(x, y, s=5, color="#1f4e79", linewidths=0, label="SNP")
     lim = max(x.max(), y.max()) * 1.05
-    ax.plot([0, lim], [0, lim], color="black", lw=0.7)
+    ax.plot([0, lim], [0, lim], color="black", lw=0.7, label="y = x")
+    ax.legend(loc="upper left", frameon=False, fontsize=8)
     ax.set_xlim(0, lim)
     ax.set_ylim(0, lim)
     ax.set_xlabel(r"GEMMA $-\log_{10} p_{wald}$")

@@ -47,14 +47,15 @@ def main() -> None:
     numbers["seed_converged"] = int(adata.var["negbin_converged"].sum())
     fig, axes = plt.subplots(1, 2, figsize=(7, 3.3))
     for ax, est, true, name in ((axes[0], p["beta"], b, "beta"), (axes[1], p["gamma"], d, "gamma")):
-        ax.scatter(true.ravel(), est.to_numpy().ravel(), s=14)
+        ax.scatter(true.ravel(), est.to_numpy().ravel(), s=14, label="coefficient")
         lim = [true.min() - 0.2, true.max() + 0.2]
-        ax.plot(lim, lim, color="grey", lw=1)
+        ax.plot(lim, lim, color="grey", lw=1, label="y = x")
+        ax.legend(fontsize=8, loc="upper left", frameon=False)
         ax.set(
             xlabel=f"true {name}", ylabel=f"estimated {name}", title=f"{name}: MAE {numbers[f'seed_mae_{name}']:.4f}"
         )
     fig.tight_layout()
-    fig.savefig(OUT / "negbin_seed_recovery.png", dpi=80)
+    fig.savefig(OUT / "negbin_seed_recovery.png", dpi=150)
     plt.close(fig)
 
     pb = ad.read_h5ad(sg.datasets.data_path("pbmc3k") / "pbmc3k_top100.h5ad")
@@ -72,16 +73,17 @@ def main() -> None:
     order = np.argsort(pb.obs["log_total_counts"].to_numpy())
     axes[0].plot(pb.obs["log_total_counts"].to_numpy()[order], pred[gene].to_numpy()[order], color="C3", label="fit")
     axes[0].set(xlabel="log total counts", ylabel=f"{gene} UMIs", title=f"{gene}: predicted mean")
-    axes[0].legend(fontsize=7)
+    axes[0].legend(fontsize=8)
     for ax, f, name in ((axes[1], np.mean, "mean"), (axes[2], np.var, "variance")):
-        ax.scatter(f(y, axis=0), f(s, axis=0), s=10)
+        ax.scatter(f(y, axis=0), f(s, axis=0), s=10, label="gene")
         ax.set(xscale="log", yscale="log", xlabel=f"observed {name}", ylabel=f"sampled {name}")
-        ax.plot(ax.get_xlim(), ax.get_xlim(), color="grey", lw=1)
+        ax.plot(ax.get_xlim(), ax.get_xlim(), color="grey", lw=1, label="y = x")
+        ax.legend(fontsize=8, loc="upper left", frameon=False)
         ax.xaxis.set_minor_formatter(mpl.ticker.NullFormatter())
         ax.yaxis.set_minor_formatter(mpl.ticker.NullFormatter())
         ax.set_title(f"per-gene {name}")
     fig.tight_layout()
-    fig.savefig(OUT / "negbin_pbmc3k.png", dpi=80)
+    fig.savefig(OUT / "negbin_pbmc3k.png", dpi=150)
     plt.close(fig)
     print(json.dumps(numbers, indent=1))
 

@@ -39,9 +39,9 @@ print(tabs["privacy"].to_string(float_format="%.4f"))
 
 sg.tl.gwas(real, "pheno1")
 sg.tl.gwas(syn, "pheno1")
-ax = sg.pl.manhattan(real, other=syn, label="real HS1940", other_label="synthetic", show=False)
-ax.figure.set_size_inches(10, 4.5)
-ax.figure.savefig(OUT / "synth_manhattan.png", dpi=70, bbox_inches="tight")
+fig, ax = plt.subplots(figsize=(10, 4.5), layout="constrained")
+sg.pl.manhattan(real, other=syn, label="real HS1940", other_label="synthetic", ax=ax, show=False)
+fig.savefig(OUT / "synth_manhattan.png", dpi=150)
 plt.close(ax.figure)
 
 # the structure-preserving setting and the plain linear model (relatedness-driven hits)
@@ -57,14 +57,14 @@ syn_s = sg.tl.synthesize(
 )
 sg.tl.gwas(real, "pheno1", method="linear", key_added="linear")
 sg.tl.gwas(syn_s, "pheno1", method="linear", key_added="linear")
-ax = sg.pl.manhattan(
-    real, other=syn_s, key="linear", label="real HS1940, linear", other_label="structure-preserving", show=False
+fig, ax = plt.subplots(figsize=(10, 4.5), layout="constrained")
+sg.pl.manhattan(
+    real, other=syn_s, key="linear", label="real HS1940, linear", other_label="structure-preserving", ax=ax, show=False
 )
-ax.figure.set_size_inches(10, 4.5)
-ax.figure.savefig(OUT / "synth_manhattan_linear.png", dpi=70, bbox_inches="tight")
+fig.savefig(OUT / "synth_manhattan_linear.png", dpi=150)
 plt.close(ax.figure)
 
 fig = sg.pl.synthesis_report(syn, return_fig=True)
-fig.savefig(OUT / "synth_report.png", dpi=60, bbox_inches="tight")
+fig.savefig(OUT / "synth_report.png", dpi=150, bbox_inches="tight")
 plt.close(fig)
 print("written", sorted(p.name for p in OUT.glob("synth_*.png")))

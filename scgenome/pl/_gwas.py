@@ -502,7 +502,7 @@ def manhattan(
         if p_line is None:
             continue
         ax.axhline(
-            -np.log10(p_line), lw=0.8, zorder=1, label=f"{name} (p = {p_line:.0e})".replace("e-0", "e-"), **style
+            -np.log10(p_line), lw=0.8, zorder=1, label=f"{name} (p = {p_line:.2g})".replace("e-0", "e-"), **style
         )
         if other is not None:
             ax.axhline(np.log10(p_line), lw=0.8, zorder=1, label="_" + name, **style)
