@@ -17,7 +17,8 @@ class ScgenomeSettings:
     Attributes
     ----------
     verbosity
-        0 errors, 1 warnings (default), 2 info (progress bars shown), 3 debug.
+        0 errors only (no progress bars), 1 warnings and progress bars of work that runs for more than 2 s
+        (default), 2 info, 3 debug.
     n_jobs
         Threads for CatBoost and parallel folds; ``-1`` means all cores.
     device
@@ -48,8 +49,8 @@ class ScgenomeSettings:
 
     @property
     def progress(self) -> bool:
-        """Whether progress bars are shown (``verbosity >= 2``)."""
-        return self._verbosity >= 2
+        """Whether progress bars are shown (``verbosity >= 1``; each appears once its work has run for 2 s)."""
+        return self._verbosity >= 1
 
     @property
     def data_dir(self) -> Path:

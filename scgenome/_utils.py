@@ -27,10 +27,15 @@ def child_seed(rng: np.random.Generator) -> int:
 
 
 def progress(iterable: Iterable | None = None, **kwargs: Any):
-    """Return a tqdm progress bar that respects ``sg.settings.verbosity``."""
+    """Return a tqdm progress bar that respects ``sg.settings.verbosity``.
+
+    Shown from the default verbosity on, but only once its work has run for ``delay`` seconds (2 by default), so
+    that quick calls print nothing.
+    """
     from tqdm.auto import tqdm
 
     kwargs.setdefault("disable", not settings.progress)
+    kwargs.setdefault("delay", 2.0)
     return tqdm(iterable, **kwargs)
 
 

@@ -197,3 +197,38 @@ def test_bad_parameters(kwargs, match):
     kw = {"n_individuals": 50, "n_snps": 200, "n_chromosomes": 2, **kwargs}
     with pytest.raises(ValueError, match=match):
         sg.datasets.simulate_cohort(rng=0, **kw)
+
+
+def test_simulate_counts_truth_is_recovered_by_negbin_fit():
+    adata = sg.datasets.simulate_counts(3000, 40, size_factors=True, rng=1)
+    assert adata.shape == (3000, 40)
+    assert set(adata.obs.columns) >= {"pseudotime", "x", "batch", "size_factor"}
+    X = adata.X.toarray()
+    assert (X >= 0).all()
+    assert np.array_equal(X, np.round(X))
+    sg.tl.negbin_fit(adata, adata.uns["simulation"]["formulas"], size_factors="size_factor")
+    est, true = adata.varm["negbin_mean"], adata.varm["true_mean"]
+    assert list(est.columns) == list(true.columns) == ["Intercept", "pseudotime", "batch[T.b2]"]
+    z = ((est - true) / adata.varm["negbin_mean_se"]).to_numpy()
+    # the truth lies within its confidence interval as often as it should (160 coefficients)
+    assert 0.9 <= float((np.abs(z) < 1.96).mean()) <= 0.99
+    assert 0.75 < float(z.std()) < 1.25
+    gamma = adata.varm["negbin_dispersion"]["Intercept"] - adata.varm["true_dispersion"]["Intercept"]
+    assert float(np.abs(gamma).median()) < 0.15
+
+
+def test_simulate_counts_seeded_formulas_and_errors():
+    a = sg.datasets.simulate_counts(200, 5, rng=3)
+    b = sg.datasets.simulate_counts(200, 5, rng=3)
+    assert np.array_equal(a.X.toarray(), b.X.toarray())
+    assert not np.array_equal(a.X.toarray(), sg.datasets.simulate_counts(200, 5, rng=4).X.toarray())
+    c = sg.datasets.simulate_counts(300, 4, formulas={"mean": "~ x", "dispersion": "~ batch"}, n_batches=3, rng=0)
+    assert list(c.varm["true_dispersion"].columns) == ["Intercept", "batch[T.b2]", "batch[T.b3]"]
+    with pytest.raises(ValueError, match="n_cells"):
+        sg.datasets.simulate_counts(0, 5)
+    with pytest.raises(ValueError, match="'mean' formula"):
+        sg.datasets.simulate_counts(10, 5, formulas={"dispersion": "~ 1"})
+    with pytest.raises(ValueError, match="columns"):
+        sg.datasets.simulate_counts(10, 5, formulas={"mean": "~ age"})
+    with pytest.raises(ValueError, match="one row per cell"):
+        sg.datasets.simulate_counts(10, 5, obs=pd.DataFrame({"x": [1.0, 2.0]}))

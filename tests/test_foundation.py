@@ -114,3 +114,43 @@ def test_logging_never_prints_twice(monkeypatch, capsys):
         logger.removeHandler(h)
     assert len(seen) == 1
     assert "only once" not in capsys.readouterr().err
+
+
+def _imported_distributions() -> dict[str, set[str]]:
+    """Distribution name (lower case) -> modules of scgenome that import it (any import, also inside functions)."""
+    import ast
+    import importlib.metadata
+    import sys
+
+    dists = importlib.metadata.packages_distributions()
+    root = Path(sg.__file__).parent
+    found: dict[str, set[str]] = {}
+    for f in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(f.read_text())):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top in sys.stdlib_module_names or top in ("scgenome", "__future__"):
+                    continue
+                assert top in dists, f"{f.relative_to(root)} imports {top!r}, which no installed distribution provides"
+                for dist in dists[top]:
+                    found.setdefault(dist.lower(), set()).add(str(f.relative_to(root)))
+    return found
+
+
+def test_dependencies_declared_exactly_as_imported():
+    import re
+    import tomllib
+
+    pyproject = tomllib.loads((Path(sg.__file__).parents[1] / "pyproject.toml").read_text())
+    declared = {re.split(r"[\s\[<>=!~;]", d, maxsplit=1)[0].lower() for d in pyproject["project"]["dependencies"]}
+    imported = _imported_distributions()
+    assert not set(imported) - declared, (
+        f"imported but not declared: { {d: imported[d] for d in set(imported) - declared} }"
+    )
+    assert not declared - set(imported), f"declared but never imported by scgenome: {sorted(declared - set(imported))}"
