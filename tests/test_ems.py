@@ -572,3 +572,121 @@ def test_model_scoring_options_and_old_label_column(small):
     old = sg.tl.ems_score(small, label="label", preset="fast", rng=0, n_boot=0, shap=False, copy=True)
     old.obs = old.obs.rename(columns={"ems_label_used": "ems_label"})
     assert sg.get.ems_df(old)["label"].notna().all()
+
+
+# ------------------------------------------------------------------ bad input that got through (issue 25)
+def test_too_few_positives_refused_with_the_numbers(small):
+    from scgenome.tl._ems._data import check_split_positives
+
+    v = small.copy()
+    y = np.zeros(v.n_obs, dtype=int)
+    y[np.flatnonzero(v.obs["chrom"].astype(str).to_numpy() == "chr3")[0]] = 1
+    v.obs["label"] = y
+    before = v.obs.copy()
+    with pytest.raises(ValueError, match=r"hold 1 positive\(s\) and 1199 negative\(s\) .*chr3: 1.*at least 10 of each"):
+        sg.tl.ems_train(v, label="label", preset="fast", rng=0)
+    with pytest.raises(ValueError, match=r"at least 2 of each are needed"):
+        sg.tl.ems_train(v, label="label", preset="fast", rng=0, early_stopping=False, calibration=None)
+    # every LOCO fold fits through the same split check: no degenerate (prior 0) calibration
+    v.obs["label"] = y + (v.obs["chrom"].astype(str).to_numpy() == "chr1") * (np.arange(v.n_obs) % 100 == 0)
+    before = v.obs.copy()
+    with pytest.raises(ValueError, match=r"inner (validation|fitting) part .* holds [01] positive"):
+        sg.tl.ems_score(v, label="label", preset="fast", rng=0, n_boot=0, shap=False)
+    pd.testing.assert_frame_equal(v.obs, before)
+    assert "ems" not in v.uns
+    # the split check itself
+    chrom = np.array(["1"] * 6 + ["2"] * 6)
+    yy = np.array([1, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0])
+    with pytest.raises(ValueError, match=r"inner validation part .*\['2'\]\) holds 1 positive"):
+        check_split_positives(yy, chrom == "2", chrom)
+    check_split_positives(np.array([1, 1, 0, 0, 1, 1, 0, 0]), np.arange(8) >= 4, np.array(["1"] * 4 + ["2"] * 4))
+
+
+def test_unmatched_weight_patterns_warn_once(small, caplog, monkeypatch):
+    import logging
+
+    from scgenome.tl._ems import _model
+
+    monkeypatch.setattr(_model, "_WARNED_PATTERNS", set())
+    v = small[:, [f for f in small.var_names if not f.startswith(("diff_", "tf_", "chrombpnet_"))]].copy()
+    with caplog.at_level(logging.WARNING, logger="scgenome"):
+        sg.tl.ems_score(v, label="label", preset="fast", params={"iterations": 20}, rng=0, n_boot=0, shap=False)
+        sg.tl.ems_train(v, label="label", preset="fast", params={"iterations": 20}, rng=0)
+    hits = [r.getMessage() for r in caplog.records if "matched none" in r.getMessage()]
+    assert len(hits) == 1, hits
+    for pattern in ("chrombpnet_positive", "tf_positive", "diff_*"):
+        assert repr(pattern) in hits[0]
+
+
+def test_model_files_damaged_or_unwritable(small, tmp_path):
+    import json
+
+    from scgenome.tl._ems._model import EMSModel
+
+    model = sg.tl.ems_train(small, label="label", preset="fast", params={"iterations": 20}, rng=0)
+    cbm, meta = model.save(tmp_path / "m")
+    good_cbm, good_meta = cbm.read_bytes(), meta.read_text()
+    cases = [
+        (cbm, good_cbm[: len(good_cbm) // 2], r"CatBoost model file \(\.cbm\) .*m\.cbm could not be read"),
+        (cbm, b"not a model" * 20, r"m\.cbm could not be read: CatBoostError"),
+        (meta, good_meta[:80].encode(), r"m\.json could not be read: invalid JSON at line"),
+        (meta, b"\xff\xfe garbage", r"m\.json could not be read: binary content"),
+        (meta, json.dumps({k: v for k, v in json.loads(good_meta).items() if k != "features"}).encode(), "lacks"),
+        (meta, json.dumps(json.loads(good_meta) | {"format_version": 99}).encode(), "format_version 99"),
+    ]
+    for path, content, match in cases:
+        path.write_bytes(content)
+        with pytest.raises(ValueError, match=match) as err:
+            EMSModel.load(tmp_path / "m")
+        assert str(path) in str(err.value)
+        cbm.write_bytes(good_cbm)
+        meta.write_text(good_meta)
+    # a .cbm of another model with other features: the pair does not belong together
+    other = sg.tl.ems_train(
+        small[:, small.var_names[:5]].copy(), label="label", preset="fast", params={"iterations": 5}, rng=0
+    )
+    other.booster.save_model(str(cbm), format="cbm")
+    with pytest.raises(ValueError, match=r"not from the same EMSModel\.save"):
+        EMSModel.load(tmp_path / "m")
+    cbm.write_bytes(good_cbm)
+    assert EMSModel.load(cbm).features == model.features
+    # unwritable targets: refused before either file is written
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(ValueError, match=r"afile is a file, not a folder"):
+        model.save(tmp_path / "afile" / "sub" / "m")
+    (tmp_path / "busy.json").mkdir()
+    with pytest.raises(ValueError, match=r"busy\.json is a folder"):
+        model.save(tmp_path / "busy")
+    assert not (tmp_path / "busy.cbm").exists()
+
+
+@pytest.mark.parametrize(
+    ("pos", "match"),
+    [
+        ([1000, np.nan, 3000], r"Column 'pos' of \.obs has missing values \(NaN\) in 1 row\(s\), e\.g\. 'v2'"),
+        (["1000", "2000", "chr1:5"], r"Column 'pos' of \.obs holds non-numeric values .*'v3'; first 'chr1:5'"),
+        ([1000, -9, 3000], r"Column 'pos' .*non-negative whole .* 'v2' do not \(first -9\)"),
+        ([1000.5, 2000, 3000], r"Column 'pos' .*'v1' do not \(first 1000\.5\)"),
+    ],
+)
+def test_variant_features_bad_positions(pos, match):
+    obs = pd.DataFrame({"chrom": ["1"] * 3, "pos": pos, "gene": ["A", "B", "A"]}, index=["v1", "v2", "v3"])
+    tss = pd.DataFrame({"gene": ["A", "B"], "chr": ["1", "1"], "tss": [1500, 2000]})
+    vdata = AnnData(obs=obs)
+    before = vdata.obs.copy()
+    with pytest.raises(ValueError, match=match):
+        sg.pp.variant_features(vdata, tss=tss)
+    pd.testing.assert_frame_equal(vdata.obs, before)
+
+
+def test_variant_features_bad_tss_table(tmp_path):
+    import gzip
+
+    obs = pd.DataFrame({"chrom": ["1", "1"], "pos": [1000, 5000], "gene": ["A", "B"]}, index=["v1", "v2"])
+    tss = pd.DataFrame({"gene": ["A", "B"], "chr": ["1", "1"], "tss": ["1500", "n/a"]})
+    with pytest.raises(ValueError, match=r"Column 'tss' of the TSS table holds non-numeric values .*'B'"):
+        sg.pp.variant_features(AnnData(obs=obs), tss=tss)
+    text = "gene\tchr\ttss\n" + "".join(f"G{i}\t1\t{1000 * i}\n" for i in range(2000))
+    (tmp_path / "tss.txt.gz").write_bytes(gzip.compress(text.encode())[:-40])
+    with pytest.raises(ValueError, match=r"TSS file .*tss\.txt\.gz could not be read: the gzip stream ends early"):
+        sg.pp.variant_features(AnnData(obs=obs), tss=tmp_path / "tss.txt.gz")

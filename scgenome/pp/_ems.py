@@ -130,13 +130,47 @@ def ems_labels(
 
 
 def _read_table(table: pd.DataFrame | str | os.PathLike, what: str) -> pd.DataFrame:
+    import csv
+
+    from ..io._common import reading
+
     if isinstance(table, pd.DataFrame):
         return table.copy()
     path = Path(table)
     if not path.exists():
         msg = f"{what} file {path} not found."
         raise ValueError(msg)
-    return pd.read_csv(path, sep=None, engine="python")
+    with reading(path, f"{what} file", errors=(OSError, ValueError, csv.Error)):
+        return pd.read_csv(path, sep=None, engine="python")
+
+
+def _rows(index: pd.Index, bad: np.ndarray) -> str:
+    idx = np.flatnonzero(bad)
+    shown = ", ".join(repr(str(index[i])) for i in idx[:5])
+    return f"{idx.size} row(s), e.g. {shown}"
+
+
+def _positions(values: pd.Series, index: pd.Index, *, where: str, fix: str) -> np.ndarray:
+    """``values`` as int64 base-pair positions; raise naming ``where`` and the rows when any is not one."""
+    num = pd.to_numeric(values, errors="coerce")
+    text = num.isna().to_numpy() & values.notna().to_numpy()
+    if text.any():
+        first = values[text].iloc[0]
+        msg = f"{where} holds non-numeric values ({_rows(index, text)}; first {first!r}); {fix}"
+        raise ValueError(msg)
+    num = num.to_numpy(dtype=float)
+    missing = np.isnan(num)
+    if missing.any():
+        msg = f"{where} has missing values (NaN) in {_rows(index, missing)}; {fix}"
+        raise ValueError(msg)
+    bad = ~np.isfinite(num) | (num < 0) | (num != np.round(num))
+    if bad.any():
+        msg = (
+            f"{where} must hold non-negative whole base-pair positions, but {_rows(index, bad)} do not "
+            f"(first {float(num[bad][0]):g}); {fix}"
+        )
+        raise ValueError(msg)
+    return num.astype(np.int64)
 
 
 def _norm_chrom(s: pd.Series | np.ndarray) -> np.ndarray:
@@ -172,6 +206,13 @@ def variant_features(
     log2_columns
         Gene-table columns also added as ``<column>_log2``.
 
+    Raises
+    ------
+    ValueError
+        When ``obs["pos"]`` (or the TSS table's ``tss``) holds missing, non-numeric, negative or fractional
+        values, or ``obs["chrom"]`` missing ones (the message names the column and the first rows), or a table
+        file cannot be read.
+
     Returns
     -------
     A new AnnData (same ``obs``, ``uns``) whose features are the old ones followed by:
@@ -200,6 +241,19 @@ def variant_features(
         if c not in vdata.obs.columns:
             msg = f"Column {c!r} not found in .obs; variant_features needs 'chrom' and 'pos'."
             raise ValueError(msg)
+    chrom_missing = vdata.obs["chrom"].isna().to_numpy()
+    if chrom_missing.any():
+        msg = (
+            f"Column 'chrom' of .obs has missing values in {_rows(vdata.obs_names, chrom_missing)}; drop those "
+            "variants first."
+        )
+        raise ValueError(msg)
+    pos = _positions(
+        vdata.obs["pos"],
+        vdata.obs_names,
+        where="Column 'pos' of .obs",
+        fix="give each variant its base-pair position (integers) or drop those variants first.",
+    )
     t = _read_table(tss, "TSS")
     if "chrom" in t.columns and "chr" not in t.columns:
         t = t.rename(columns={"chrom": "chr"})
@@ -208,10 +262,10 @@ def variant_features(
         msg = f"TSS table lacks column(s) {missing}; it needs 'gene', 'chr' and 'tss'. Has {list(t.columns)}."
         raise ValueError(msg)
     t = t.dropna(subset=["tss"])
+    where = "Column 'tss' of the TSS table" + ("" if isinstance(tss, pd.DataFrame) else f" {tss}")
+    t["tss"] = _positions(t["tss"], t["gene"].astype(str), where=where, fix="fix or drop those genes.")
     t["chr"] = _norm_chrom(t["chr"])
-    t["tss"] = t["tss"].astype(np.int64)
     chrom = _norm_chrom(vdata.obs["chrom"])
-    pos = pd.to_numeric(vdata.obs["pos"]).to_numpy(dtype=np.int64)
     n = vdata.n_obs
     feats: dict[str, np.ndarray] = {}
 

@@ -18,6 +18,11 @@ if TYPE_CHECKING:
 #: Label columns the bare ``ems_score(vdata)`` call looks for, in order.
 LABEL_CANDIDATES = ("ems_label", "label")
 POSITIVE, NEGATIVE = 0.1, 0.01
+#: Fewest positives (and negatives) on each side of the inner split (fitting / validation chromosomes): fewer
+#: make early stopping and the calibration degenerate (a validation part without positives gives prior 0).
+MIN_SPLIT_POSITIVES = 2
+#: Fewest training positives (and negatives) with early stopping or calibration (an inner split), and without.
+MIN_TRAIN_POSITIVES_SPLIT, MIN_TRAIN_POSITIVES = 10, 2
 
 
 def get_vdata(vdata: AnnData | MuData, mod: str | None, *, coords: bool = True) -> AnnData:
@@ -128,6 +133,60 @@ def get_labels(
     return None, None
 
 
+def _per_chrom(y: np.ndarray, chrom: np.ndarray, limit: int = 25) -> str:
+    counts = pd.Series(np.asarray(y) == 1).groupby(np.asarray(chrom).astype(str)).sum()
+    shown = ", ".join(f"{c}: {int(v)}" for c, v in counts.iloc[:limit].items())
+    return shown + (f", ... ({len(counts)} chromosomes)" if len(counts) > limit else "")
+
+
+def check_training_positives(y: np.ndarray, chrom: np.ndarray, *, split: bool, where: str) -> None:
+    """Raise unless the 0/1 training labels ``y`` hold enough positives and negatives to train (and calibrate) on.
+
+    ``split``: early stopping or calibration, which fit on part of the chromosomes and check on the others
+    (:data:`MIN_TRAIN_POSITIVES_SPLIT` of each class needed), else :data:`MIN_TRAIN_POSITIVES`. The message gives
+    the positives per chromosome.
+    """
+    y = np.asarray(y)
+    n_pos, n_neg = int((y == 1).sum()), int((y == 0).sum())
+    need = MIN_TRAIN_POSITIVES_SPLIT if split else MIN_TRAIN_POSITIVES
+    if min(n_pos, n_neg) >= need:
+        return
+    why = (
+        "early stopping and calibration fit on part of the training chromosomes and check on the others (at least "
+        f"{MIN_SPLIT_POSITIVES} of each class on each side)"
+        if split
+        else "a classifier needs examples of both classes"
+    )
+    fix = (
+        "add labelled variants (e.g. a lower `positive=` threshold in sg.pp.ems_labels), or pass "
+        f"early_stopping=False and calibration=None (then {MIN_TRAIN_POSITIVES} of each class suffice)"
+        if split
+        else "add labelled variants"
+    )
+    msg = (
+        f"{where} hold {n_pos} positive(s) and {n_neg} negative(s) (positives per chromosome: "
+        f"{_per_chrom(y, chrom)}); at least {need} of each are needed because {why}. To train, {fix}."
+    )
+    raise ValueError(msg)
+
+
+def check_split_positives(y: np.ndarray, val: np.ndarray, chrom: np.ndarray) -> None:
+    """Raise unless both sides of the inner split (``val`` = validation rows) hold enough of each class."""
+    y = np.asarray(y)
+    for side, mask in (("validation", val), ("fitting", ~val)):
+        ys = y[mask]
+        n_pos, n_neg = int((ys == 1).sum()), int((ys == 0).sum())
+        if min(n_pos, n_neg) < MIN_SPLIT_POSITIVES:
+            chroms = sorted(set(np.asarray(chrom)[mask].astype(str).tolist()))[:25]
+            msg = (
+                f"The inner {side} part of the training rows (chromosomes {chroms}) "
+                f"holds {n_pos} positive(s) and {n_neg} negative(s); early stopping and calibration need at least "
+                f"{MIN_SPLIT_POSITIVES} of each (training positives per chromosome: {_per_chrom(y, chrom)}). Add "
+                "labelled variants, or pass early_stopping=False and calibration=None."
+            )
+            raise ValueError(msg)
+
+
 def snv_mask(adata: AnnData) -> np.ndarray | None:
     """Which variants are SNVs (from ``ref``/``alt`` or an ``is_SNV`` feature), else ``None``."""
     obs = adata.obs
@@ -140,4 +199,11 @@ def snv_mask(adata: AnnData) -> np.ndarray | None:
     return None
 
 
-__all__ = ["get_features", "get_labels", "get_vdata", "snv_mask"]
+__all__ = [
+    "check_split_positives",
+    "check_training_positives",
+    "get_features",
+    "get_labels",
+    "get_vdata",
+    "snv_mask",
+]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
+import threading
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -11,7 +13,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from ..._logging import logger
+from ...io._common import reading
 from ._calibrate import Calibrator, expit, logit, prior_shift
+from ._data import check_split_positives
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -33,6 +37,11 @@ DEFAULT_FEATURE_WEIGHTS: dict[str, float] = {"chrombpnet_positive": 10.0, "tf_po
 DEFAULT_ABS_FEATURES: tuple[str, ...] = ("diff_*", "tf_*", "chrombpnet_*")
 EARLY_STOPPING_ROUNDS = 50
 FORMAT_VERSION = 1
+#: Keys an EMS model's JSON file must hold (:meth:`EMSModel.load`).
+META_KEYS = ("format", "features", "feature_weights", "weight_report", "abs_features", "params")
+# (unmatched patterns, features) already warned about: one warning however many folds are fitted
+_WARNED_PATTERNS: set[tuple[tuple[str, ...], tuple[str, ...]]] = set()
+_WARNED_LOCK = threading.Lock()
 
 
 def match_pattern(name: str, pattern: str) -> bool:
@@ -53,7 +62,8 @@ def resolve_weights(
 ) -> tuple[np.ndarray, dict[str, list[str]]]:
     """Per-feature weights from patterns, and which features each pattern reached.
 
-    A feature matched by several patterns takes the largest weight.
+    A feature matched by several patterns takes the largest weight. Patterns that match no feature are logged in
+    one warning, once per process for the same patterns and features (not once per cross-validation fold).
     """
     w = np.full(len(features), float(default))
     assigned = np.zeros(len(features), dtype=bool)
@@ -64,8 +74,19 @@ def resolve_weights(
         for i in hit:
             w[i] = max(w[i], float(value)) if assigned[i] else float(value)
             assigned[i] = True
-        if not hit:
-            logger.warning("feature weight pattern %r matched no feature", pattern)
+    unmatched = tuple(p for p, hit in report.items() if not hit)
+    if unmatched:
+        key = (unmatched, tuple(features))
+        with _WARNED_LOCK:
+            new = key not in _WARNED_PATTERNS
+            _WARNED_PATTERNS.add(key)
+        if new:
+            logger.warning(
+                "feature weight pattern(s) %s matched none of the %d features; they have no effect "
+                "(pass feature_weights=None or patterns of your feature names to silence this)",
+                list(unmatched),
+                len(features),
+            )
     return w, report
 
 
@@ -364,14 +385,28 @@ class EMSModel:
         Returns
         -------
         The two paths written.
+
+        Raises
+        ------
+        ValueError
+            When ``path`` cannot be written (a file where a folder is needed, a read-only folder, a folder where
+            a model file goes); checked before either file is written.
         """
+        from catboost import CatBoostError
+
         stem = Path(path)
         if stem.suffix in (".cbm", ".json"):
             stem = stem.with_suffix("")
-        stem.parent.mkdir(parents=True, exist_ok=True)
         cbm, meta = stem.with_name(stem.name + ".cbm"), stem.with_name(stem.name + ".json")
-        self.booster.save_model(str(cbm), format="cbm")
-        meta.write_text(json.dumps(self._meta(), indent=1))
+        text = json.dumps(self._meta(), indent=1)
+        _check_writable(stem, (cbm, meta))
+        try:
+            stem.parent.mkdir(parents=True, exist_ok=True)
+            self.booster.save_model(str(cbm), format="cbm")
+            meta.write_text(text)
+        except (OSError, CatBoostError) as err:
+            msg = f"Cannot write the EMS model to {cbm} and {meta}: {err}. Pass a path in a writable folder."
+            raise ValueError(msg) from err
         return cbm, meta
 
     @classmethod
@@ -386,8 +421,14 @@ class EMSModel:
         Returns
         -------
         The model, scoring bit-identically to the one saved.
+
+        Raises
+        ------
+        ValueError
+            When a file is missing, truncated or corrupt, the JSON lacks a key, or the two files do not belong
+            together; the message names the file.
         """
-        from catboost import CatBoostClassifier
+        from catboost import CatBoostClassifier, CatBoostError
 
         stem = Path(path)
         if stem.suffix in (".cbm", ".json"):
@@ -397,13 +438,41 @@ class EMSModel:
             if not p.exists():
                 msg = f"Model file {p} not found; EMSModel.save writes both {cbm.name} and {meta_path.name}."
                 raise ValueError(msg)
-        meta = json.loads(meta_path.read_text())
-        if meta.get("format") != "scgenome-ems":
-            msg = f"{meta_path} is not an scgenome EMS model file."
+        with reading(meta_path, "EMS model JSON file"):
+            meta = json.loads(meta_path.read_bytes().decode("utf-8"))
+        if not isinstance(meta, dict) or meta.get("format") != "scgenome-ems":
+            msg = f"{meta_path} is not an scgenome EMS model file (no 'format': 'scgenome-ems' entry)."
             raise ValueError(msg)
-        booster = CatBoostClassifier()
-        booster.load_model(str(cbm), format="cbm")
+        missing = [k for k in META_KEYS if k not in meta]
+        if missing:
+            msg = (
+                f"EMS model JSON file {meta_path} lacks the key(s) {missing} (an edited or truncated file?); "
+                f"EMSModel.save writes {list(META_KEYS)}. Re-save the model."
+            )
+            raise ValueError(msg)
+        version = meta.get("format_version", FORMAT_VERSION)
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            msg = (
+                f"EMS model JSON file {meta_path} has format_version {version!r}; this scgenome reads up to "
+                f"{FORMAT_VERSION}. Upgrade scgenome."
+            )
+            raise ValueError(msg)
         cal = meta.get("calibrator")
+        try:
+            calibrator = Calibrator.from_dict(cal) if cal else None
+        except (KeyError, TypeError, ValueError) as err:
+            msg = f"EMS model JSON file {meta_path}: its 'calibrator' entry {cal!r} is not valid ({err}). Re-save it."
+            raise ValueError(msg) from err
+        booster = CatBoostClassifier()
+        with reading(cbm, "CatBoost model file (.cbm)", errors=(CatBoostError,)):
+            booster.load_model(str(cbm), format="cbm")
+        n_model = len(booster.feature_names_ or ())
+        if n_model != len(meta["features"]):
+            msg = (
+                f"{cbm} has {n_model} features but {meta_path} lists {len(meta['features'])}: the two files are "
+                "not from the same EMSModel.save. Keep the pair together."
+            )
+            raise ValueError(msg)
         return cls(
             booster,
             features=meta["features"],
@@ -411,10 +480,32 @@ class EMSModel:
             weight_report=meta["weight_report"],
             abs_features=meta["abs_features"],
             params=meta["params"],
-            calibrator=Calibrator.from_dict(cal) if cal else None,
+            calibrator=calibrator,
             train_prior=meta.get("train_prior"),
             metrics=meta.get("metrics"),
         )
+
+
+def _check_writable(stem: Path, targets: Sequence[Path]) -> None:
+    """Raise a ValueError, before anything is written, when the model files under ``stem`` cannot be written."""
+    parent = stem.parent
+    existing = next((a for a in (parent, *parent.parents) if a.exists()), None)
+    why = None
+    if existing is not None and not existing.is_dir():
+        why = f"{existing} is a file, not a folder"
+    elif existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        why = f"the folder {existing} is not writable"
+    else:
+        folder = next((t for t in targets if t.is_dir()), None)
+        if folder is not None:
+            why = f"{folder} is a folder"
+        else:
+            locked = next((t for t in targets if t.exists() and not os.access(t, os.W_OK)), None)
+            if locked is not None:
+                why = f"{locked} exists and is read-only"
+    if why:
+        msg = f"Cannot save the EMS model to {stem} ({targets[0].name}, {targets[1].name}): {why}. Pass another path."
+        raise ValueError(msg)
 
 
 def _jsonable(obj: Any) -> Any:
@@ -469,6 +560,8 @@ def fit_model(
     )
     need_split = early_stopping or calibration is not None
     val = inner_split(chrom, y, fraction=validation_fraction, rng=rng) if need_split else np.zeros(y.size, bool)
+    if need_split:
+        check_split_positives(y, val, chrom)  # a part without positives: degenerate calibration (prior 0)
     sw = class_weight_vector(y, class_weights, pip)
 
     def pool(mask: np.ndarray) -> Pool:

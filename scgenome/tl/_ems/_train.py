@@ -9,7 +9,7 @@ import numpy as np
 from ..._logging import logger
 from ..._settings import settings
 from ..._utils import child_seed, get_rng
-from ._data import get_features, get_labels, get_vdata, snv_mask
+from ._data import check_training_positives, get_features, get_labels, get_vdata, snv_mask
 from ._metrics import summarize
 from ._model import DEFAULT_ABS_FEATURES, DEFAULT_FEATURE_WEIGHTS, PRESETS, EMSModel, fit_model
 
@@ -96,6 +96,13 @@ def ems_train(
     rng
         Seed or generator; CatBoost's ``random_seed`` and the inner split are drawn from it.
 
+    Raises
+    ------
+    ValueError
+        When the training chromosomes hold fewer than 10 positives or negatives with early stopping or
+        calibration (both fit on part of them and check on the others, which must each hold at least 2 of each
+        class), or fewer than 2 without; the message gives the positives per chromosome.
+
     Returns
     -------
     The trained :class:`~scgenome.tl.EMSModel`. Its ``metrics`` hold the label counts, the number
@@ -131,10 +138,9 @@ def ems_train(
         test_mask = np.isin(chrom, test)
     train = labelled & ~test_mask
     yt = y[train]
-    if yt.size == 0 or yt.min() == yt.max():
-        msg = "The training chromosomes hold a single class; both positives and negatives are needed."
-        raise ValueError(msg)
     cb_params, es = resolve_params(preset, params, early_stopping)
+    where = "The training chromosomes" + (f" (all but the test chromosomes {test})" if test is not None else "")
+    check_training_positives(yt, chrom[train], split=es or calibration is not None, where=where)
     rf = (preset == "reference") if refit is None else bool(refit)
     seed = child_seed(get_rng(rng))
     logger.info("ems_train: %d variants (%d positive), %d features", train.sum(), int(yt.sum()), len(names))
