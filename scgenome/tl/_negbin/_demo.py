@@ -11,28 +11,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
-def simulate_counts(n_cells: int, n_genes: int, rng: np.random.Generator):
-    """NB counts with a continuous covariate ``x`` and a categorical ``batch``; returns AnnData and truth."""
-    import anndata as ad
-    import scipy.sparse as sp
-
-    obs = pd.DataFrame(
-        {"x": rng.normal(size=n_cells), "batch": pd.Categorical(rng.choice(["b1", "b2"], n_cells))},
-        index=[f"cell{i}" for i in range(n_cells)],
-    )
-    design = np.column_stack([np.ones(n_cells), obs["x"], obs["batch"] == "b2"]).astype(float)
-    beta = np.vstack([rng.normal(1.0, 1.0, n_genes), rng.normal(0, 0.5, n_genes), rng.normal(0, 0.3, n_genes)])
-    gamma = rng.normal(0.5, 0.5, n_genes)
-    mu = np.exp(design @ beta)
-    r = np.exp(gamma)[None, :]
-    y = rng.negative_binomial(r, r / (r + mu))
-    adata = ad.AnnData(sp.csr_matrix(y.astype(np.float32)), obs=obs)
-    adata.var_names = [f"gene{j}" for j in range(n_genes)]
-    truth = pd.DataFrame(beta.T, index=adata.var_names, columns=["Intercept", "x", "batch[T.b2]"])
-    truth["gamma"] = gamma
-    return adata, truth
-
-
 def step(outdir: Path, rng: np.random.Generator) -> list[str]:
     """Simulate NB counts with covariates, fit, predict, sample; write a figure and a table."""
     import matplotlib as mpl
@@ -42,8 +20,10 @@ def step(outdir: Path, rng: np.random.Generator) -> list[str]:
 
     import scgenome as sg
 
-    adata, truth = simulate_counts(3_000, 60, rng)
-    sg.tl.negbin_fit(adata, {"mean": "~ x + batch", "dispersion": "~ 1"})
+    formulas = {"mean": "~ x + batch", "dispersion": "~ 1"}
+    adata = sg.datasets.simulate_counts(3_000, 60, formulas=formulas, log_mean=(1.0, 1.0), rng=rng)
+    truth = adata.varm["true_mean"].assign(gamma=adata.varm["true_dispersion"]["Intercept"])
+    sg.tl.negbin_fit(adata, formulas)
     beta = sg.get.negbin_params(adata)["beta"].T
     gamma = adata.varm["negbin_dispersion"]["Intercept"]
     pred = sg.tl.negbin_predict(adata, pd.DataFrame({"x": [0.0, 0.0], "batch": ["b1", "b2"]}, index=["b1", "b2"]))
