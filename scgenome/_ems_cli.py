@@ -8,8 +8,11 @@ Data YAML keys
 ``data`` (required)
     An ``.h5ad`` file (variants x features; ``obs`` has ``chrom``, ``pos``) or a tab-separated
     table with one row per variant: ``chrom`` (or ``chr``), ``pos``, a label column and numeric
-    feature columns (``ref``, ``alt``, ``gene``, ``variant_id``, ``pip`` and any text column are
-    kept as metadata, not features).
+    feature columns (``ref``, ``alt``, ``gene``, ``variant_id``, ``snp``, ``pip`` and any text
+    column are kept as metadata, not features). Without ``chrom``/``pos``, a ``snp`` column gives
+    them, in one of the forms ``chrom-start-end`` (BED-style, as pgBoost's ``training.tsv``:
+    ``pos`` = ``end``), ``chrom:pos`` or ``chrom:pos:ref:alt`` (``chr`` prefixes kept as written).
+    Rows repeated exactly (every column equal) are dropped, with a warning.
 ``label`` (default ``label``; or ``null`` to use PIP thresholds on ``pip``)
     0/1 label column.
 ``pip`` (default ``pip``)
@@ -50,28 +53,94 @@ if TYPE_CHECKING:
 
     from anndata import AnnData
 
-META_COLUMNS = ("chrom", "pos", "ref", "alt", "gene", "variant_id", "pip", "label", "ems_label", "positive")
+META_COLUMNS = (
+    "chrom",
+    "pos",
+    "ref",
+    "alt",
+    "gene",
+    "variant_id",
+    "snp",
+    "pip",
+    "label",
+    "ems_label",
+    "positive",
+)
+#: The ``snp`` forms that give ``chrom`` and ``pos`` (help text and error messages).
+SNP_FORMS = "chrom-start-end (BED-style, pos = end), chrom:pos or chrom:pos:ref:alt"
+
+
+def _coords_from_snp(df: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """``chrom``, ``pos`` (and ``ref``/``alt`` when absent) from the ``snp`` column; raise naming the rows."""
+    snp = df["snp"].astype(str).str.strip()
+    bed = snp.str.extract(r"^(?P<chrom>[^-:\s]+)-(?P<start>\d+)-(?P<end>\d+)$")
+    colon = snp.str.extract(r"^(?P<chrom>[^-:\s]+):(?P<pos>\d+)(?::(?P<ref>[^:\s]+):(?P<alt>[^:\s]+))?$")
+    is_bed, is_colon = bed["chrom"].notna(), colon["chrom"].notna()
+    bad = ~(is_bed | is_colon) | df["snp"].isna()
+    if bad.any():
+        rows = ", ".join(f"line {i + 2}: {df['snp'].iloc[i]!r}" for i in np.flatnonzero(bad.to_numpy())[:5])
+        msg = (
+            f"Data file {path}: column 'snp' has {int(bad.sum())} value(s) in none of the forms {SNP_FORMS} "
+            f"({rows}). Fix them, or add 'chrom' and 'pos' columns (then 'snp' is kept as metadata)."
+        )
+        raise ValueError(msg)
+    bed_bad = is_bed & (bed["start"].astype(float) >= bed["end"].astype(float).where(is_bed))
+    if bed_bad.any():
+        i = int(np.flatnonzero(bed_bad.to_numpy())[0])
+        msg = f"Data file {path}: 'snp' {df['snp'].iloc[i]!r} (line {i + 2}) has start >= end (chrom-start-end)."
+        raise ValueError(msg)
+    out = df.copy()
+    out["chrom"] = bed["chrom"].where(is_bed, colon["chrom"]).to_numpy()
+    out["pos"] = bed["end"].where(is_bed, colon["pos"]).astype(np.int64).to_numpy()
+    for c in ("ref", "alt"):
+        if c not in out.columns and colon[c].notna().any():
+            out[c] = colon[c].to_numpy()
+    return out
 
 
 def read_variants(path: str | Path, *, label: str | None = None) -> AnnData:
     """Read variants from an ``.h5ad`` file or a TSV table (see the module docstring)."""
     import anndata as ad
 
+    from ._logging import logger
+    from .io._common import reading
+
     path = Path(path)
     if not path.exists():
         msg = f"Data file {path} not found."
         raise ValueError(msg)
     if path.suffix == ".h5ad":
-        return ad.read_h5ad(path)
-    df = pd.read_csv(path, sep="\t")
+        with reading(path, ".h5ad file", errors=(OSError, KeyError)):
+            return ad.read_h5ad(path)
+    with reading(path, "variant table (TSV)", errors=(OSError,)):
+        df = pd.read_csv(path, sep="\t")
     if "chrom" not in df.columns and "chr" in df.columns:
         df = df.rename(columns={"chr": "chrom"})
+    if not {"chrom", "pos"} <= set(df.columns):
+        if "snp" not in df.columns:
+            msg = (
+                f"Data file {path} has neither 'chrom' and 'pos' columns nor a 'snp' column ({SNP_FORMS}); add "
+                f"'chrom' (or 'chr') and 'pos' columns (1-based positions). Columns: {list(df.columns)[:20]}."
+            )
+            raise ValueError(msg)
+        df = _coords_from_snp(df, path)
+    dup = df.duplicated()
+    if dup.any():
+        logger.warning("ems: %d row(s) of %s repeat an earlier row exactly; dropped", int(dup.sum()), path)
+        df = df[~dup.to_numpy()].reset_index(drop=True)
     meta = [c for c in df.columns if c in META_COLUMNS or c == label or not pd.api.types.is_numeric_dtype(df[c])]
     obs = df[meta].copy()
     if "chrom" in obs.columns:
         obs["chrom"] = obs["chrom"].astype(str)
+    names = None
     if "variant_id" in obs.columns:
-        obs.index = obs["variant_id"].astype(str).to_numpy()
+        names = obs["variant_id"].astype(str)
+    elif "snp" in obs.columns:
+        names = obs["snp"].astype(str)
+        if not names.is_unique and "gene" in obs.columns:
+            names = names + ":" + obs["gene"].astype(str)
+    if names is not None and names.is_unique:
+        obs.index = names.to_numpy()
     else:
         obs.index = [f"v{i}" for i in range(len(obs))]
     feats = [c for c in df.columns if c not in meta]
@@ -82,11 +151,20 @@ def read_variants(path: str | Path, *, label: str | None = None) -> AnnData:
 def _load_yaml(path: str | Path) -> dict[str, Any]:
     import yaml
 
+    from .io._common import reading
+
     path = Path(path)
     if not path.exists():
         msg = f"Config file {path} not found."
         raise ValueError(msg)
-    return yaml.safe_load(path.read_text()) or {}
+    with reading(path, "YAML config file", errors=(yaml.YAMLError,)):
+        cfg = yaml.safe_load(path.read_bytes().decode("utf-8"))
+    if cfg is None:
+        return {}
+    if not isinstance(cfg, dict):
+        msg = f"Config file {path} must hold a mapping of keys (key: value lines), got a {type(cfg).__name__}."
+        raise ValueError(msg)
+    return cfg
 
 
 def _summary_lines(metrics: dict[str, Any], what: str) -> list[str]:
@@ -108,11 +186,17 @@ def _train(args: argparse.Namespace) -> int:
         raise ValueError(msg)
     label = dcfg.get("label", "label")
     pip = dcfg.get("pip", "pip")
+    outdir = Path(args.out or dcfg.get("output_dir", "ems_output"))
+    _check_outdir(outdir)
     vdata = read_variants(dcfg["data"], label=label)
     if dcfg.get("tss"):
         vdata = sg.pp.variant_features(vdata, tss=dcfg["tss"], gene_table=dcfg.get("gene_table"))
-    outdir = Path(args.out or dcfg.get("output_dir", "ems_output"))
-    outdir.mkdir(parents=True, exist_ok=True)
+    if vdata.n_vars == 0:
+        msg = (
+            f"{dcfg['data']} has no numeric feature columns; add a 'tss:' key (a TSS table with gene, chr, tss) to "
+            f"{args.data_config} to build distance features from 'gene' and the positions, or add feature columns."
+        )
+        raise ValueError(msg)
     prefix = dcfg.get("output_prefix", "ems")
     if "n_jobs" in mcfg:
         sg.settings.n_jobs = int(mcfg["n_jobs"])
@@ -143,6 +227,7 @@ def _train(args: argparse.Namespace) -> int:
         sg.tl.ems_score(scored, label=label, pip=pip, shap=False, rng=seed, **opts)
         model = sg.tl.ems_train(vdata, label=label, pip=pip, rng=seed, **opts)
         what = "leave-one-chromosome-out"
+    outdir.mkdir(parents=True, exist_ok=True)  # only once training succeeded
     model.save(outdir / prefix)
     pred = sg.get.ems_df(scored)
     pred.to_csv(outdir / f"{prefix}_predictions.tsv", sep="\t")
@@ -165,6 +250,21 @@ def _train(args: argparse.Namespace) -> int:
     (outdir / f"{prefix}_summary.txt").write_text("\n".join(lines) + "\n")
     sys.stdout.write("\n".join(lines) + f"\noutputs in {outdir}\n")
     return 0
+
+
+def _check_outdir(outdir: Path) -> None:
+    """Raise a ValueError when ``outdir`` cannot be created or written (before any training)."""
+    import os
+
+    existing = next((a for a in (outdir, *outdir.parents) if a.exists()), None)
+    if existing is None:
+        return
+    if not existing.is_dir():
+        msg = f"Output folder {outdir}: {existing} is a file, not a folder; choose another --out / output_dir."
+        raise ValueError(msg)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        msg = f"Output folder {outdir}: {existing} is not writable; choose another --out / output_dir."
+        raise ValueError(msg)
 
 
 def _score(args: argparse.Namespace) -> int:
@@ -200,13 +300,18 @@ def register(subparsers: Any) -> None:
     ems = subparsers.add_parser("ems", help="sc-EMS variant scores: train a model, score variants")
     sub = ems.add_subparsers(dest="ems_command")
     tr = sub.add_parser("train", help="train a model and write model, summary, importance and predictions")
-    tr.add_argument("--data-config", required=True, help="data YAML (data, label, test_chromosomes, ...)")
+    tr.add_argument(
+        "--data-config",
+        required=True,
+        help="data YAML (data, label, tss, test_chromosomes, ...); the data table needs 'chrom' and 'pos' columns, "
+        f"or a 'snp' column in one of the forms {SNP_FORMS}",
+    )
     tr.add_argument("--model-config", default=None, help="model YAML (preset, params, feature_weights, ...)")
     tr.add_argument("--out", default=None, help="output folder (overrides output_dir)")
     tr.set_defaults(func=_train)
     sc = sub.add_parser("score", help="score variants with a saved model")
     sc.add_argument("model", help="saved model (.cbm / .json / stem)")
-    sc.add_argument("data", help="variants: .h5ad or TSV")
+    sc.add_argument("data", help=f"variants: .h5ad or TSV (chrom and pos columns, or snp as {SNP_FORMS})")
     sc.add_argument("--out", default="ems_predictions.tsv", help="predictions TSV (default ems_predictions.tsv)")
     sc.add_argument("--label", default=None, help="label column for AP/AUC (optional)")
     sc.add_argument("--tss", default=None, help="TSS table to build distance features first")

@@ -30,7 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     step_names = [name for name, _ in STEPS]
     parser = argparse.ArgumentParser(prog="scgenome", description="Statistical genomics on AnnData/MuData.")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-v info, -vv debug)")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more logging (-v info, -vv debug) and tracebacks on errors"
+    )
     sub = parser.add_subparsers(dest="command")
     demo = sub.add_parser(
         "demo",
@@ -56,7 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``scgenome`` command."""
+    """Entry point of the ``scgenome`` command.
+
+    A ``ValueError`` or ``OSError`` (bad input, an unusable path) prints ``scgenome: error: <message>`` to stderr and
+    returns 2, as argparse does for bad arguments; with ``-v`` the traceback is printed first.
+    """
     import logging
 
     parser = build_parser()
@@ -74,7 +80,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, OSError) as err:
+        # bad input or an unusable path: the message says what to do; the traceback only with -v
+        if args.verbose:
+            import traceback
+
+            traceback.print_exc(file=sys.stderr)
+        sys.stderr.write(f"{parser.prog}: error: {err}\n")
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover
