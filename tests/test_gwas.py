@@ -981,3 +981,40 @@ def test_backed_csr_is_read_by_row_slices(cohort, tmp_path, monkeypatch):
     sg.tl.gwas(ref, "pheno", method="linear")
     sg.tl.gwas(g, "pheno", method="linear", chunk_size=170)
     np.testing.assert_allclose(g.var["gwas_pval"], ref.var["gwas_pval"], rtol=1e-10)
+
+
+# ------------------------------------------------------------------ kinship checks (issue 25)
+def test_kinship_must_be_symmetric_and_psd():
+    g = sg.datasets.simulate_cohort(120, 400, n_causal=2, heritability=0.5, rng=3)
+    sg.pp.kinship(g)
+    K = np.asarray(g.obsp["kinship"], dtype=np.float64)
+    before_var, before_uns = g.var.copy(), set(g.uns)
+    # round-off far below the tolerance passes: a float32 copy and a slightly asymmetric one give the same p-values
+    ref = sg.tl.gwas(g, "pheno", kinship=K, copy=True).var["gwas_pval"]
+    noisy = K + np.triu(np.full_like(K, 1e-9 * np.abs(K).max()), 1)
+    for ok in (K.astype(np.float32), noisy):
+        np.testing.assert_allclose(sg.tl.gwas(g, "pheno", kinship=ok, copy=True).var["gwas_pval"], ref, rtol=1e-3)
+    asym = K.copy()
+    asym[3, 7] += 0.05
+    neg = -K
+    w, V = np.linalg.eigh(K - K.mean(0) - K.mean(1)[:, None] + K.mean())
+    indefinite = K - 3 * w[-1] * np.outer(V[:, -1], V[:, -1])  # the top direction flipped
+    cases = [
+        (asym, r"kinship \(array, on the 120 analysed individuals\) is not symmetric: \|K\[3, 7\] - K\[7, 3\]\|"),
+        (neg, r"kinship \(array\) is not positive semi-definite: .*largest -?\d"),
+        (indefinite, r"not positive semi-definite: .*smallest eigenvalue is -\d.* \(1 eigenvalue\(s\) below"),
+    ]
+    for bad, match in cases:
+        with pytest.raises(ValueError, match=match):
+            sg.tl.gwas(g, "pheno", kinship=bad)
+        # the same matrix stored in obsp
+        g.obsp["bad"] = bad
+        with pytest.raises(ValueError, match=match.replace(r"\(array", r"\(obsp\['bad'\]")):
+            sg.tl.gwas(g, "pheno", kinship="bad")
+        del g.obsp["bad"]
+    pd.testing.assert_frame_equal(g.var, before_var)
+    assert set(g.uns) == before_uns
+    # the largest eigenvalue is computed anyway: the tolerance is relative to it
+    assert _model.KINSHIP_RTOL == 1e-5
+    ev, _ = _model.eigen_kinship(K, what="x")
+    assert ev.min() >= 0

@@ -16,6 +16,7 @@ from ...pp._genotypes import check_chrom, genotype_block, iter_chunks
 from ...pp._kinship import kinship_fingerprint, kinship_sums, loco_entry
 from ...pp._qc import check_qc_thresholds, qc_mask, snp_stats
 from ._model import (
+    check_kinship_symmetric,
     collinear_with,
     eigen_kinship,
     fit_null,
@@ -409,19 +410,23 @@ def _gwas_compute(
         K_full, computed_k = _kinship_matrix(gdata, kinship, rows, qc_pass, chunk_size)
         if loco_mode is not None:
             groups, _, _ = _loco_groups(gdata, kinship, K_full, loco_mode, tested, chrom_of, qc_pass, chunk_size)
+    kin_what = None
     if method == "lmm":
-        n_bad = int((~np.isfinite(K_full[np.ix_(rows, rows)])).sum())
+        kin_what = f"obsp[{kinship!r}]"
+        if isinstance(kinship, np.ndarray):
+            kin_what = "array"
+        elif computed_k:
+            kin_what = "computed from the genotypes"
+        K_rows = K_full[np.ix_(rows, rows)]
+        n_bad = int((~np.isfinite(K_rows)).sum())
         if n_bad:
-            what = f"obsp[{kinship!r}]"
-            if isinstance(kinship, np.ndarray):
-                what = "array"
-            elif computed_k:
-                what = "computed from the genotypes"
             msg = (
-                f"The kinship ({what}, shape {K_full.shape}) has {n_bad} non-finite (NaN or infinite) entries among "
-                f"the {n} analysed individuals; recompute it (sg.pp.kinship) or drop the individuals concerned."
+                f"The kinship ({kin_what}, shape {K_full.shape}) has {n_bad} non-finite (NaN or infinite) entries "
+                f"among the {n} analysed individuals; recompute it (sg.pp.kinship) or drop the individuals concerned."
             )
             raise ValueError(msg)
+        check_kinship_symmetric(K_rows, what=f"{kin_what}, on the {n} analysed individuals")
+        del K_rows
 
     p = gdata.n_vars
     res = {f: np.full(p, np.nan) for f in (LMM_FIELDS if method == "lmm" else LM_FIELDS)}
@@ -442,7 +447,7 @@ def _gwas_compute(
     bar = progress(total=len(tested), desc="gwas (lmm)", unit="SNP", **({} if groups else {"disable": True}))
     for chrom, idx_g, kin in groups:
         K = K_full if kin is None else kin(chrom)
-        evals, U = eigen_kinship(K[np.ix_(rows, rows)])
+        evals, U = eigen_kinship(K[np.ix_(rows, rows)], what=kin_what if chrom is None else f"{kin_what}, LOCO {chrom}")
         del K
         if chrom is None:
             eig = (evals, U)
@@ -578,6 +583,9 @@ def gwas(
         over all of them, on the SNPs that pass the QC on the analysed individuals) and stored under that key
         (with ``loco=True`` together with its per-chromosome parts, ``uns[f"{kinship}_loco"]``); ``None`` computes
         it the same way (even when ``obsp["kinship"]`` exists) without storing it.
+        A given or stored kinship must be symmetric and, once double-centred, positive semi-definite on the analysed
+        individuals (relative tolerance 1e-5 of its largest entry and largest eigenvalue, far above round-off);
+        otherwise an error names it before anything is written.
     loco
         Leave one chromosome out: SNPs of each chromosome are tested with a kinship built without that
         chromosome, ``(K p - S_c) / (p - p_c)`` from the per-chromosome parts ``S_c`` of the kinship ``K``. With

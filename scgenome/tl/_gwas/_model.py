@@ -19,16 +19,61 @@ L_MIN, L_MAX, N_REGION = 1e-5, 1e5, 10
 LOG_2PI = np.log(2 * np.pi)
 
 
-def eigen_kinship(K: np.ndarray, *, center: bool = True, tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
+#: Relative tolerance of the kinship checks: asymmetry ``max |K - K'|`` up to this times ``max |K|``, and
+#: eigenvalues of the double-centred kinship down to minus this times the largest absolute eigenvalue (round-off of
+#: a kinship stored in float32 or as text with 6 significant digits stays below 1e-6 of it).
+KINSHIP_RTOL = 1e-5
+
+
+def check_kinship_symmetric(K: np.ndarray, *, what: str) -> None:
+    """Raise unless ``K`` is symmetric up to :data:`KINSHIP_RTOL` times its largest absolute entry."""
+    if K.size == 0:
+        return
+    scale = float(np.max(np.abs(K)))
+    worst, i, j = 0.0, 0, 0
+    for start in range(0, K.shape[0], 1024):  # row blocks against column blocks: no n x n temporary
+        block = np.abs(K[start : start + 1024] - K[:, start : start + 1024].T)
+        k = int(np.argmax(block))
+        if block.flat[k] > worst:
+            worst = float(block.flat[k])
+            i, j = start + k // K.shape[1], k % K.shape[1]
+    if worst > KINSHIP_RTOL * scale:
+        msg = (
+            f"The kinship ({what}) is not symmetric: |K[{i}, {j}] - K[{j}, {i}]| = {worst:.3g}, {worst / scale:.2g} of "
+            f"its largest entry (tolerance {KINSHIP_RTOL:g}). A kinship (genetic relatedness) matrix is symmetric: "
+            "check how it was built (rows and columns in the order of gdata.obs_names), or pass (K + K.T) / 2 if the "
+            "asymmetry is known round-off."
+        )
+        raise ValueError(msg)
+
+
+def eigen_kinship(
+    K: np.ndarray, *, center: bool = True, tol: float = 1e-10, what: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Eigendecomposition of the analysed individuals' kinship as GEMMA does it.
 
     The matrix is double-centred (``(I - 11'/n) K (I - 11'/n)``) and eigenvalues below ``tol`` are set to 0.
+    With ``what`` (how the kinship was given, for the message), raise first unless the centred matrix is positive
+    semi-definite: no eigenvalue below ``-KINSHIP_RTOL`` times the largest absolute one, and a positive largest one.
     """
     K = np.asarray(K, dtype=np.float64)
     if center:
         K = K - K.mean(0, keepdims=True)
         K = K - K.mean(1, keepdims=True)
     evals, U = np.linalg.eigh((K + K.T) / 2)
+    if what is not None and evals.size:
+        top = float(np.max(np.abs(evals)))
+        low, high = float(evals[0]), float(evals[-1])
+        if low < -KINSHIP_RTOL * top or high <= tol:
+            n_neg = int((evals < -KINSHIP_RTOL * top).sum())
+            msg = (
+                f"The kinship ({what}) is not positive semi-definite: after centring, on the {evals.size} analysed "
+                f"individuals, its smallest eigenvalue is {low:.4g} and its largest {high:.4g} ({n_neg} eigenvalue(s) "
+                f"below -{KINSHIP_RTOL:g} x the largest absolute one). A kinship (genetic relatedness) matrix has no "
+                "negative eigenvalues (a sign flip, an inverse or a distance matrix?). Recompute it (sg.pp.kinship), "
+                "or project it onto the PSD matrices: w, V = np.linalg.eigh(K); K = (V * np.clip(w, 0, None)) @ V.T."
+            )
+            raise ValueError(msg)
     evals = np.where(evals < tol, 0.0, evals)
     return evals, U
 
@@ -709,7 +754,9 @@ def lambda_gc(p: np.ndarray) -> float:
 
 __all__ = [
     "COLLINEAR_TOL",
+    "KINSHIP_RTOL",
     "NullModel",
+    "check_kinship_symmetric",
     "collinear_with",
     "eigen_kinship",
     "fit_null",
