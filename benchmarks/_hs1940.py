@@ -28,8 +28,9 @@ def load():
     return g
 
 
-def holdout_mask(n: int, seed: int = SEED) -> np.ndarray:
-    """A random 10% of ``n`` individuals: the real mice the synthesis never sees."""
+def holdout_mask(n: int, seed: int = SEED, fraction: float = 0.1) -> np.ndarray:
+    """A random ``fraction`` (default 10%) of ``n`` individuals: the real mice the synthesis never sees."""
     hold = np.zeros(n, bool)
-    hold[np.random.default_rng(seed).choice(n, size=n // 10, replace=False)] = True
+    size = n // 10 if fraction == 0.1 else round(fraction * n)  # (the 10% split as it always was)
+    hold[np.random.default_rng(seed).choice(n, size=size, replace=False)] = True
     return hold

@@ -43,6 +43,7 @@ def synth(split):
         n_individuals=260,
         n_states=8,
         n_iter=8,
+        populations=None,  # the one-model path the calibration tests below measure (auto: test_demo_step)
         rng=0,
     )
 
@@ -773,6 +774,15 @@ def test_demo_step(tmp_path):
     assert abs(pve_s - pve_r) < 0.05
     nn, win = map(float, re.search(r"nearest neighbour\) ([\d.]+), \(25-SNP windows\) ([\d.]+)", text).groups())
     assert nn < 0.6
+    # populations='auto' finds the demo's three populations and keeps them (the previous default: PC1 SD ratio
+    # 0.53, k-NN AUC 0.94; measured now 1.00 and 0.55)
+    line = next(x for x in lines if x.startswith("populations detected"))
+    assert "detected (populations='auto'): 3;" in line
+    sds = [float(x) for x in re.search(r"SD ratios ([\d., ]+);", line).group(1).split(", ")]
+    assert len(sds) == 5
+    assert 0.9 <= sds[0] <= 1.1
+    assert min(sds) > 0.75
+    assert float(re.search(r"k-NN AUC ([\d.]+)", line).group(1)) <= 0.70
     assert win < 0.6
     assert "exact copies 0" in text
 
@@ -1575,3 +1585,23 @@ def test_no_real_results_carried_to_the_synthetic_cohort(split):
     assert not [c for c in out.var.columns if "gwas" in c or "snp_qc" in c]
     assert set(out["geno"].uns) == {"synthesis"}
     assert not out.uns
+
+
+@pytest.mark.parametrize(("structure", "expected"), [("populations", 3), ("none", 1), ("admixed", 1)])
+def test_detect_populations(structure, expected):
+    # discrete populations are found (and labelled as simulated); continuous structure (sibs, an admixture cline) is not
+    from scgenome.tl._synth._api import _dense
+    from scgenome.tl._synth._structure import detect_populations
+
+    g = sg.datasets.simulate_cohort(300, 1500, structure=structure, n_chromosomes=3, relatedness=0.4, rng=5)
+    found = detect_populations(_dense(g.X), 50)
+    assert found.n_populations == expected
+    if expected > 1:
+        truth = g.obs["population"].astype(str).to_numpy()
+        # each detected population is one simulated population (up to relabelling)
+        assert all(len(set(truth[found.labels == u])) == 1 for u in range(expected))
+        assert found.silhouette[3] >= 0.7
+    else:
+        assert max(found.silhouette.values()) < 0.7
+        assert found.labels is None
+    assert found.summary()["n_populations"] == expected

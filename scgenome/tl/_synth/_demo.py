@@ -50,5 +50,10 @@ def step(outdir: Path, rng: np.random.Generator) -> list[str]:
         f"{fid['classifier_auc']:.2f}, k-NN {fid['classifier_auc_knn']:.2f} (sees the real families a sampled cohort lacks)",
         f"MIA AUC (nearest neighbour) {priv['mia_auc_nn']:.2f}, (25-SNP windows) {priv['mia_auc_window']:.2f}, "
         f"exact copies {int(priv['exact_copies'])}",
+        "populations detected (populations='auto'): "
+        f"{syn.uns['synthesis'].get('population_detection', {}).get('n_populations', 1)}; PC1-PC5 SD ratios "
+        + ", ".join(f"{fid[f'pca_sd_ratio_pc{j}']:.2f}" for j in range(1, 6))
+        + f"; k-NN AUC {fid['classifier_auc_knn']:.2f}; MIA AUCs (holdout) NN {priv['mia_auc_nn']:.2f}, "
+        f"window {priv['mia_auc_window']:.2f}",
         f"figure: {path.name}",
     ]

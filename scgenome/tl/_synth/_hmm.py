@@ -257,6 +257,9 @@ class GenotypeHMM:
     slices: list[slice]
     group_freq: np.ndarray
     n_states: int
+    #: (G,) pool of each group (its population): ``group_pooling`` pools a group's transitions with its own pool's
+    #: groups only; ``None``: one pool, all groups
+    group_pool: np.ndarray | None = None
 
 
 def _jump_prob(dist: np.ndarray, rho: float) -> np.ndarray:
@@ -417,6 +420,19 @@ def sample_haplotypes(
     return out
 
 
+def _pooled(model: GenotypeHMM, a: np.ndarray) -> np.ndarray:
+    """Each group's share of the counts ``a`` (groups first) summed over its pool (over all groups without pools)."""
+    shape = (-1,) + (1,) * (a.ndim - 1)
+    if model.group_pool is None:
+        return model.group_freq.reshape(shape) * a.sum(0, keepdims=True)
+    pool = model.group_pool
+    out = np.empty_like(a)
+    for q in np.unique(pool):
+        sel = pool == q
+        out[sel] = (model.group_freq[sel] / model.group_freq[sel].sum()).reshape(shape) * a[sel].sum(0, keepdims=True)
+    return out
+
+
 def chain_tables(
     model: GenotypeHMM,
     *,
@@ -439,9 +455,8 @@ def chain_tables(
         prior = (1.0 - r)[None, :, None, None] * eye + r[None, :, None, None] * ch.alpha[:, :, None, :]
         tr = ch.trans.astype(np.float64)
         if group_pooling > 0 and tr.shape[0] > 1:
-            # each group's counts plus ``group_pooling`` times its share of the pooled counts
-            share = model.group_freq[:, None, None, None]
-            tr = tr + group_pooling * share * tr.sum(0, keepdims=True)
+            # each group's counts plus ``group_pooling`` times its share of the pooled counts (of its pool's groups)
+            tr = tr + group_pooling * _pooled(model, tr)
         P = tr + transition_prior * prior
         P[:, 0] = tr[:, 0].sum(2)[:, None, :] + transition_prior * ch.alpha[:, 0, None, :]
         P /= P.sum(3, keepdims=True)
@@ -451,7 +466,7 @@ def chain_tables(
         if min_cluster_size > 0:
             # the haplotypes behind each group's chain: its own plus its pooled share of all groups'
             usage = ch.usage.astype(np.float64)
-            usage = usage + group_pooling * model.group_freq[:, None, None] * usage.sum(0, keepdims=True)
+            usage = usage + group_pooling * _pooled(model, usage)
             ok = usage >= min_cluster_size
             ok[ok.sum(2) == 0] = True
             P *= ok[:, :, None, :]
