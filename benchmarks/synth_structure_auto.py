@@ -10,8 +10,8 @@ holdout) the PC1-PC5 SD ratios, the k-NN / logistic real-vs-synthetic AUCs, both
 GWAS concordance (SNP F1 against the real 90%-subsample floor; locus precision / recall at 1e-5), with the number
 of populations detected:
 
-- ``demo``: the demo's cohort (``simulate_cohort(300, 900, n_chromosomes=3, n_causal=2, heritability=0.7)``, 20%
-  holdout, ``rng=seed``);
+- ``demo``: the demo's step (``simulate_cohort(300, 900, n_chromosomes=3, n_causal=2, heritability=0.7)``, 20%
+  holdout), one generator ``np.random.default_rng(seed)`` throughout as in the demo;
 - ``populations``: ``simulate_cohort(600, 3000, structure="populations", n_causal=5, rng=seed)``, 20% holdout;
 - ``hs1940``: HS1940 CD8 (``pheno1``), a 70% / 30% train / holdout split (``holdout_mask(n, seed, 0.3)``).
 """
@@ -32,7 +32,7 @@ import pandas as pd  # noqa: E402
 import scgenome as sg  # noqa: E402
 
 
-def measure(real, train_mask, phenotype, covariates, seed, populations, n_subsamples) -> dict:
+def measure(real, train_mask, phenotype, covariates, seed, populations, n_subsamples, rng) -> dict:
     """Synthesize from ``real[train_mask]`` (as many individuals as ``real``) and report; one row of numbers."""
     t = time.perf_counter()
     syn = sg.tl.synthesize(
@@ -41,12 +41,12 @@ def measure(real, train_mask, phenotype, covariates, seed, populations, n_subsam
         covariates=covariates,
         n_individuals=real.n_obs,
         populations=populations,
-        rng=seed,
+        rng=rng,
     )
     seconds = time.perf_counter() - t
     real.obs["holdout"] = ~train_mask
     tabs = sg.tl.synthesis_report(
-        real, syn, phenotype=phenotype, covariates=covariates, holdout="holdout", n_subsamples=n_subsamples, rng=seed
+        real, syn, phenotype=phenotype, covariates=covariates, holdout="holdout", n_subsamples=n_subsamples, rng=rng
     )
     f, p = tabs["fidelity"]["value"], tabs["privacy"]["value"]
     g = tabs["gwas"].set_index(["level", "threshold"])
@@ -72,12 +72,16 @@ def measure(real, train_mask, phenotype, covariates, seed, populations, n_subsam
 
 
 def cohort(part: str, seed: int):
-    """The real cohort, its training mask, phenotype and covariates of ``part`` at ``seed``."""
+    """The real cohort, its training mask, phenotype, covariates and synthesis seed of ``part`` at ``seed``.
+
+    The demo part is the demo's step (``scgenome.tl._synth._demo.step``) at ``np.random.default_rng(seed)``: one
+    generator for the cohort, the split, the synthesis and the report.
+    """
     if part == "hs1940":
         from _hs1940 import holdout_mask, load
 
         real = load()
-        return real, ~holdout_mask(real.n_obs, seed, 0.3), "pheno1", None
+        return real, ~holdout_mask(real.n_obs, seed, 0.3), "pheno1", None, seed
     rng = np.random.default_rng(seed)
     if part == "demo":
         real = sg.datasets.simulate_cohort(
@@ -87,7 +91,7 @@ def cohort(part: str, seed: int):
         real = sg.datasets.simulate_cohort(600, 3000, structure="populations", n_causal=5, rng=rng)
     hold = np.zeros(real.n_obs, bool)
     hold[rng.choice(real.n_obs, real.n_obs // 5, replace=False)] = True
-    return real, ~hold, "pheno", ["sex"]
+    return real, ~hold, "pheno", ["sex"], rng if part == "demo" else seed
 
 
 def main():
@@ -100,9 +104,9 @@ def main():
     for part in args.parts.split(","):
         rows = []
         for seed in seeds:
-            real, train, ph, cov = cohort(part, seed)
             for pops in ("auto", None) if part in args.baseline.split(",") else ("auto",):
-                rows.append(measure(real, train, ph, cov, seed, pops, 3 if part == "hs1940" else 2))
+                real, train, ph, cov, rng = cohort(part, seed)
+                rows.append(measure(real, train, ph, cov, seed, pops, 3 if part == "hs1940" else 2, rng))
                 print(pd.Series(rows[-1]).to_string(), flush=True)
         tab = pd.DataFrame(rows)
         print(f"\n=== {part}")
