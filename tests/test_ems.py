@@ -587,10 +587,10 @@ def test_too_few_positives_refused_with_the_numbers(small):
         sg.tl.ems_train(v, label="label", preset="fast", rng=0)
     with pytest.raises(ValueError, match=r"at least 2 of each are needed"):
         sg.tl.ems_train(v, label="label", preset="fast", rng=0, early_stopping=False, calibration=None)
-    # every LOCO fold fits through the same split check: no degenerate (prior 0) calibration
+    # every LOCO fold is checked before any is trained: no degenerate (prior 0) calibration
     v.obs["label"] = y + (v.obs["chrom"].astype(str).to_numpy() == "chr1") * (np.arange(v.n_obs) % 100 == 0)
     before = v.obs.copy()
-    with pytest.raises(ValueError, match=r"inner (validation|fitting) part .* holds [01] positive"):
+    with pytest.raises(ValueError, match=r"LOCO fold without 'chr1'.* hold 1 positive\(s\).*at least 10 of each"):
         sg.tl.ems_score(v, label="label", preset="fast", rng=0, n_boot=0, shap=False)
     pd.testing.assert_frame_equal(v.obs, before)
     assert "ems" not in v.uns
@@ -690,3 +690,41 @@ def test_variant_features_bad_tss_table(tmp_path):
     (tmp_path / "tss.txt.gz").write_bytes(gzip.compress(text.encode())[:-40])
     with pytest.raises(ValueError, match=r"TSS file .*tss\.txt\.gz could not be read: the gzip stream ends early"):
         sg.pp.variant_features(AnnData(obs=obs), tss=tmp_path / "tss.txt.gz")
+
+
+def test_loco_refuses_a_fold_with_too_few_positives_before_training(small):
+    v = small.copy()
+    # one positive left on a single chromosome: the folds trained without it would hold a single class, and the
+    # fold trained with it would hold one positive, too few for early stopping and calibration
+    lab = v.obs["label"].to_numpy(dtype=float).copy()
+    pos = np.flatnonzero(lab == 1)
+    lab[pos[1:]] = 0
+    v.obs["label"] = lab
+    with pytest.raises(ValueError, match=r"single class|positive\(s\)"):
+        sg.tl.ems_score(v, label="label", preset="fast")
+    assert "ems" not in v.uns
+
+
+def test_ems_score_reports_progress_over_boosting_rounds(small, monkeypatch):
+    from scgenome.tl._ems import _score
+
+    bars = []
+
+    class Bar:
+        def __init__(self, total=None, **kwargs):
+            self.total, self.n, self.closed = total, 0, False
+            bars.append(self)
+
+        def update(self, n=1):
+            self.n += n
+
+        def close(self):
+            self.closed = True
+
+    monkeypatch.setattr(_score, "progress", Bar)
+    sg.tl.ems_score(small, label="label", preset="fast", params={"iterations": 30}, shap=False, n_boot=0, rng=0)
+    (bar,) = bars
+    n_folds = small.obs["chrom"].nunique()
+    assert bar.total == 30 * n_folds  # fast: early stopping without refit, one fit of at most 30 rounds per fold
+    assert bar.n == bar.total  # folds that stopped early filled their share
+    assert bar.closed

@@ -18,7 +18,7 @@ from ._calibrate import Calibrator, expit, logit, prior_shift
 from ._data import check_split_positives
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
     from catboost import CatBoostClassifier
 
@@ -520,6 +520,25 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
+class _RoundCallback:
+    """CatBoost ``callbacks=`` object that calls ``fn()`` after every boosting round and never stops training."""
+
+    def __init__(self, fn: Callable[[], None]) -> None:
+        self.fn = fn
+
+    def after_iteration(self, info: Any) -> bool:
+        self.fn()
+        return True
+
+
+def fit_rounds(params: Mapping[str, Any], *, early_stopping: bool, refit: bool, calibration: str | None) -> int:
+    """Most boosting rounds :func:`fit_model` runs with these options (its ``on_round`` calls, at most)."""
+    iterations = int({**REFERENCE_PARAMS, **params}["iterations"])
+    if early_stopping:
+        return iterations * (2 if refit else 1)
+    return iterations * (2 if calibration is not None else 1)
+
+
 def fit_model(
     X: np.ndarray,
     y: np.ndarray,
@@ -538,9 +557,15 @@ def fit_model(
     refit: bool = False,
     seed: int = 0,
     thread_count: int = 1,
+    on_round: Callable[[], None] | None = None,
 ) -> EMSModel:
-    """Fit one EMS model on arrays (no AnnData). See :func:`scgenome.tl.ems_train`."""
+    """Fit one EMS model on arrays (no AnnData). See :func:`scgenome.tl.ems_train`.
+
+    ``on_round`` is called after every boosting round of every CatBoost fit (for progress bars).
+    """
     from catboost import CatBoostClassifier, Pool
+
+    callbacks = None if on_round is None else [_RoundCallback(on_round)]
 
     features = [str(f) for f in features]
     weights, report = resolve_weights(features, feature_weights, default_weight)
@@ -572,23 +597,23 @@ def fit_model(
         booster = CatBoostClassifier(
             **cb_params, od_type="Iter", od_wait=EARLY_STOPPING_ROUNDS, eval_metric="Logloss", use_best_model=True
         )
-        booster.fit(pool(~val), eval_set=pool(val))
+        booster.fit(pool(~val), eval_set=pool(val), callbacks=callbacks)
         val_margin = np.asarray(booster.predict(Xp[val], prediction_type="RawFormulaVal"), float)
         metrics["best_iteration"] = int(booster.get_best_iteration())
         if refit:
             # the chosen number of trees, refitted on all training chromosomes
             inner = booster
             booster = CatBoostClassifier(**{**cb_params, "iterations": max(1, int(inner.tree_count_))})
-            booster.fit(pool(np.ones(y.size, bool)))
+            booster.fit(pool(np.ones(y.size, bool)), callbacks=callbacks)
             # calibrate the refitted model through the inner model's held-out margins (same trees count)
     else:
         booster = CatBoostClassifier(**cb_params)
-        booster.fit(pool(np.ones(y.size, bool)))
+        booster.fit(pool(np.ones(y.size, bool)), callbacks=callbacks)
         val_margin = None
         if calibration is not None:
             # margins of held-out rows from a twin model that never saw them
             twin = CatBoostClassifier(**cb_params)
-            twin.fit(pool(~val))
+            twin.fit(pool(~val), callbacks=callbacks)
             val_margin = np.asarray(twin.predict(Xp[val], prediction_type="RawFormulaVal"), float)
     metrics["n_trees"] = int(booster.tree_count_)
     metrics["validation_chromosomes"] = sorted(set(chrom[val].tolist()))
@@ -625,6 +650,7 @@ __all__ = [
     "EMSModel",
     "expit",
     "fit_model",
+    "fit_rounds",
     "logit",
     "match_pattern",
     "resolve_abs",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import TYPE_CHECKING, Any, Literal
@@ -13,9 +14,9 @@ from ..._logging import logger
 from ..._settings import settings
 from ..._utils import child_seed, get_rng, progress
 from ._calibrate import expit
-from ._data import get_features, get_labels, get_vdata, snv_mask
+from ._data import check_training_positives, get_features, get_labels, get_vdata, snv_mask
 from ._metrics import chrom_sort_key, summarize
-from ._model import DEFAULT_ABS_FEATURES, DEFAULT_FEATURE_WEIGHTS, EMSModel, fit_model
+from ._model import DEFAULT_ABS_FEATURES, DEFAULT_FEATURE_WEIGHTS, EMSModel, fit_model, fit_rounds
 from ._train import resolve_params
 
 if TYPE_CHECKING:
@@ -219,11 +220,17 @@ def ems_score(
         if len(chroms) < 2:
             msg = f"Leave-one-chromosome-out needs variants on at least 2 chromosomes; found {chroms}."
             raise ValueError(msg)
-        for c in chroms:
-            yt = y[labelled & (chrom != c)]
-            if yt.size == 0 or yt.min() == yt.max():
+        for c in chroms:  # every fold checked before any is trained
+            tr = labelled & (chrom != c)
+            if not tr.any() or y[tr].min() == y[tr].max():
                 msg = f"Without chromosome {c!r} the training labels hold a single class; LOCO cannot train that fold."
                 raise ValueError(msg)
+            check_training_positives(
+                y[tr],
+                chrom[tr],
+                split=es or calibration is not None,
+                where=f"The LOCO fold without {c!r}'s training labels",
+            )
         seeds = {c: child_seed(rng) for c in chroms}
         if n_folds is not None:
             chroms = chroms[: int(n_folds)]
@@ -232,7 +239,22 @@ def ems_score(
         per_fold = max(1, n_threads // n_parallel)
         logger.info("ems_score LOCO: %d folds, %d in parallel x %d threads", len(chroms), n_parallel, per_fold)
 
+        # one bar over the boosting rounds of all folds: a fold that stops early jumps to the end of its share
+        budget = fit_rounds(cb_params, early_stopping=es, refit=rf, calibration=calibration)
+        bar = progress(total=budget * len(chroms), desc=f"ems_score LOCO ({len(chroms)} folds)", unit="round")
+        bar_lock = threading.Lock()
+
+        def tick(n: int = 1) -> None:
+            with bar_lock:
+                bar.update(n)
+
         def run_fold(c: str) -> tuple[str, EMSModel]:
+            rounds = [0]
+
+            def on_round() -> None:
+                rounds[0] += 1
+                tick()
+
             tr = labelled & (chrom != c)
             m = fit_model(
                 X[tr],
@@ -250,18 +272,21 @@ def ems_score(
                 calibration=calibration,
                 seed=seeds[c],
                 thread_count=per_fold,
+                on_round=on_round,
             )
+            tick(max(0, budget - rounds[0]))
+            logger.info("ems_score: fold %s done (%d trees)", c, m.metrics["n_trees"])
             return c, m
 
         models: dict[str, EMSModel] = {}
-        bar = progress(total=len(chroms), desc="LOCO folds")
-        with ThreadPoolExecutor(max_workers=n_parallel) as pool:
-            futures = [pool.submit(run_fold, c) for c in chroms]
-            for fut in as_completed(futures):
-                c, m = fut.result()
-                models[c] = m
-                bar.update(1)
-        bar.close()
+        try:
+            with ThreadPoolExecutor(max_workers=n_parallel) as pool:
+                futures = [pool.submit(run_fold, c) for c in chroms]
+                for fut in as_completed(futures):
+                    c, m = fut.result()
+                    models[c] = m
+        finally:
+            bar.close()
         imps = []
         for c in chroms:  # fixed order: results do not depend on completion order
             m = models[c]
