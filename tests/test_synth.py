@@ -964,6 +964,7 @@ def test_hit_thresholds_keep_hit_classes(split):
     a = train.copy()
     sg.tl.gwas(a, "pheno", covariates=["sex", "age"])
     kw = {"phenotypes": "pheno", "covariates": ["sex", "age"], "n_individuals": 260, "n_iter": 8, "rng": 0}
+    kw["populations"] = None  # the one-model path these margins were measured on
     plain = sg.tl.synthesize(train, hit_thresholds=(), **kw)
     loc = plain.uns["synthesis"]["phenotype_models"]["pheno"]["locus_snps"]
     assert plain.uns["synthesis"]["phenotype_models"]["pheno"]["hit_margin_snps"] == 0
@@ -1058,7 +1059,7 @@ def test_populations_fitted_apart_keep_their_ld_and_frequencies():
     chrom = g.var["chrom"].astype(str).to_numpy()
     X = np.asarray(g.X)
     real_ld = _within_ld(X, labels, chrom)
-    shared = sg.tl.synthesize(g, n_iter=6, rng=0)
+    shared = sg.tl.synthesize(g, n_iter=6, populations=None, rng=0)
     apart = sg.tl.synthesize(g, populations="population", population_scope="genome", n_iter=6, rng=0)
     assert "synth_population" not in shared.obs
     pops = apart.obs["synth_population"]
@@ -1175,7 +1176,7 @@ def test_populations_errors_and_one_population(split):
     # one population (a constant column, or one cluster) is the single model, bit for bit
     t2.obs["anc"] = "a"
     one = sg.tl.synthesize(t2, populations="anc", n_iter=2, rng=0)
-    none = sg.tl.synthesize(t2, n_iter=2, rng=0)
+    none = sg.tl.synthesize(t2, n_iter=2, populations=None, rng=0)
     np.testing.assert_array_equal(np.asarray(one.X), np.asarray(none.X))
     assert "synth_population" not in one.obs
 
@@ -1394,7 +1395,10 @@ def test_holdout_forms():
         ({"n_individuals": 10.7}, "n_individuals must be an integer"),
         ({"n_individuals": "20"}, "n_individuals must be an integer"),
         ({"n_individuals": True}, "n_individuals must be an integer"),
-        ({"populations": True}, "populations must be an obs column or a positive number of clusters, got True"),
+        (
+            {"populations": True},
+            "populations must be 'auto', an obs column, a positive number of clusters or None, got True",
+        ),
         ({"populations": "nope"}, "populations column 'nope' not found"),
         ({"match_heterozygosity": "no"}, "match_heterozygosity must be True or False"),
         ({"exact_effects": 0}, "exact_effects must be True or False"),
