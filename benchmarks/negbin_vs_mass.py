@@ -2,7 +2,7 @@
 
 Run from the repository root (needs ``Rscript`` with MASS: Debian ``r-base-core r-cran-mass``)::
 
-    python benchmarks/negbin_vs_mass.py                 # 1,000 genes
+    python benchmarks/negbin_vs_mass.py                 # 300 genes (about 3 minutes of glm.nb)
     python benchmarks/negbin_vs_mass.py --genes 200 --seed 1
 
 Model, the same on both sides: ``y ~ pct_counts_mt + offset(log(sizeFactor))``, one NB size per gene.
@@ -36,8 +36,10 @@ args <- commandArgs(TRUE)
 d <- read.csv(args[1])
 genes <- grep("^gene_", names(d), value = TRUE)
 rows <- lapply(genes, function(g) {
-  f <- glm.nb(as.formula(paste(g, "~ cov + offset(off)")), data = d,
-              control = glm.control(epsilon = 1e-12, maxit = 200))
+  f <- tryCatch(glm.nb(as.formula(paste(g, "~ cov + offset(off)")), data = d,
+                       control = glm.control(epsilon = 1e-12, maxit = 200)), error = function(e) NULL)
+  if (is.null(f)) return(data.frame(gene = g, b0 = NA, b1 = NA, se0 = NA, se1 = NA, theta = NA,
+                                    se_theta = NA, se_theta_final = NA))
   s <- summary(f)$coefficients
   th <- f$theta; mu <- f$fitted.values; y <- f$y
   i <- sum(-trigamma(th + y) + trigamma(th) - 1 / th + 2 / (mu + th) - (y + th) / (mu + th)^2)
@@ -56,7 +58,7 @@ def _bh_calls(est: np.ndarray, se: np.ndarray) -> np.ndarray:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--genes", type=int, default=1000)
+    ap.add_argument("--genes", type=int, default=300)
     ap.add_argument("--min-cells", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
@@ -86,6 +88,11 @@ def main() -> None:
         (tmp / "mass.R").write_text(MASS_SCRIPT)
         subprocess.run([rscript, str(tmp / "mass.R"), str(tmp / "in.csv"), str(tmp / "out.csv")], check=True)
         mass = pd.read_csv(tmp / "out.csv")
+    done = mass["b0"].notna().to_numpy()
+    print(
+        f"MASS::glm.nb failed on {(~done).sum()} gene(s) (its theta alternation breaks down); compared on {done.sum()}"
+    )
+    ok, mass = ok[done], mass[done].reset_index(drop=True)
     beta = adata.varm["negbin_mean"].to_numpy()[ok]
     se_exp = adata.varm["negbin_mean_se"].to_numpy()[ok]
     se_obs = obs.varm["obs_mean_se"].to_numpy()[ok]
