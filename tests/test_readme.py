@@ -34,6 +34,6 @@ def test_readme_python_block_runs_as_written(data_path, tmp_path):
     assert "rs" in out.stdout
     assert "pval" in out.stdout
     assert "mia_auc_nn" in out.stdout
-    auc = [float(x) for x in re.findall(r"^0\.\d+$", out.stdout, flags=re.MULTILINE)]
+    auc = [float(x) for x in re.findall(r"^LOCO AUC (0\.\d+)$", out.stdout, flags=re.MULTILINE)]
     assert auc, out.stdout
     assert auc[0] > 0.7  # the EMS score separates the simulated functional variants
