@@ -30,24 +30,7 @@ from scipy import stats
 
 import scgenome as sg
 
-MASS_SCRIPT = """
-suppressPackageStartupMessages(library(MASS))
-args <- commandArgs(TRUE)
-d <- read.csv(args[1])
-genes <- grep("^gene_", names(d), value = TRUE)
-rows <- lapply(genes, function(g) {
-  f <- tryCatch(glm.nb(as.formula(paste(g, "~ cov + offset(off)")), data = d,
-                       control = glm.control(epsilon = 1e-12, maxit = 200)), error = function(e) NULL)
-  if (is.null(f)) return(data.frame(gene = g, b0 = NA, b1 = NA, se0 = NA, se1 = NA, theta = NA,
-                                    se_theta = NA, se_theta_final = NA))
-  s <- summary(f)$coefficients
-  th <- f$theta; mu <- f$fitted.values; y <- f$y
-  i <- sum(-trigamma(th + y) + trigamma(th) - 1 / th + 2 / (mu + th) - (y + th) / (mu + th)^2)
-  data.frame(gene = g, b0 = s[1, 1], b1 = s[2, 1], se0 = s[1, 2], se1 = s[2, 2],
-             theta = th, se_theta = f$SE.theta, se_theta_final = sqrt(1 / i))
-})
-write.csv(do.call(rbind, rows), args[2], row.names = FALSE)
-"""
+MASS_SCRIPT = Path(__file__).with_name("mass_glm_nb.R")
 FORMULAS = {"mean": "~ pct_counts_mt", "dispersion": "~ 1"}
 
 
@@ -85,8 +68,7 @@ def main() -> None:
             | {f"gene_{j}": y[:, j] for j in range(ok.size)}
         )
         frame.to_csv(tmp / "in.csv", index=False, float_format="%.17g")
-        (tmp / "mass.R").write_text(MASS_SCRIPT)
-        subprocess.run([rscript, str(tmp / "mass.R"), str(tmp / "in.csv"), str(tmp / "out.csv")], check=True)
+        subprocess.run([rscript, str(MASS_SCRIPT), str(tmp / "in.csv"), str(tmp / "out.csv")], check=True)
         mass = pd.read_csv(tmp / "out.csv")
     done = mass["b0"].notna().to_numpy()
     print(

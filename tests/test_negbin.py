@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import anndata as ad
 import numpy as np
 import pandas as pd
@@ -896,24 +898,7 @@ def test_information_option_checked():
     assert adata.uns["negbin"]["params"]["information"] == "observed"  # zinb's only (and default) choice
 
 
-MASS_SCRIPT = """
-suppressPackageStartupMessages(library(MASS))
-args <- commandArgs(TRUE)
-d <- read.csv(args[1])
-genes <- grep("^gene_", names(d), value = TRUE)
-rows <- lapply(genes, function(g) {
-  f <- glm.nb(as.formula(paste(g, "~ cov + offset(off)")), data = d,
-              control = glm.control(epsilon = 1e-12, maxit = 200))
-  s <- summary(f)$coefficients
-  # theta.ml's information (its own formula) at the final theta and means: SE.theta comes from the
-  # iterate before its last Newton step
-  th <- f$theta; mu <- f$fitted.values; y <- f$y
-  i <- sum(-trigamma(th + y) + trigamma(th) - 1 / th + 2 / (mu + th) - (y + th) / (mu + th)^2)
-  data.frame(gene = g, b0 = s[1, 1], b1 = s[2, 1], se0 = s[1, 2], se1 = s[2, 2],
-             theta = th, se_theta = f$SE.theta, se_theta_final = sqrt(1 / i))
-})
-write.csv(do.call(rbind, rows), args[2], row.names = FALSE)
-"""
+MASS_SCRIPT = Path(__file__).parents[1] / "benchmarks" / "mass_glm_nb.R"  # shared with the benchmark
 
 
 def run_mass(y: np.ndarray, cov: np.ndarray, off: np.ndarray, tmp_path) -> pd.DataFrame:
@@ -926,8 +911,7 @@ def run_mass(y: np.ndarray, cov: np.ndarray, off: np.ndarray, tmp_path) -> pd.Da
         pytest.skip("Rscript with MASS not installed (Debian: r-base-core r-cran-mass)")
     frame = pd.DataFrame({"cov": cov, "off": off} | {f"gene_{j}": y[:, j] for j in range(y.shape[1])})
     frame.to_csv(tmp_path / "in.csv", index=False, float_format="%.17g")
-    (tmp_path / "mass.R").write_text(MASS_SCRIPT)
-    subprocess.run([rscript, str(tmp_path / "mass.R"), str(tmp_path / "in.csv"), str(tmp_path / "out.csv")], check=True)
+    subprocess.run([rscript, str(MASS_SCRIPT), str(tmp_path / "in.csv"), str(tmp_path / "out.csv")], check=True)
     return pd.read_csv(tmp_path / "out.csv")
 
 
