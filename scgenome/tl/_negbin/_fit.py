@@ -482,12 +482,17 @@ def fit_chunk(
         nb_layout = _Layout(designs[:2])
         nb_params, _, _, _ = newton(counts, nb_layout, offset, params[:, : nb_layout.k], "nb", max_iter=20, tol=tol)
         params = torch.cat([nb_params, params[:, nb_layout.k :]], dim=1)
+    observed = information == "observed"
     se = torch.full_like(params, float("nan"))
-    params, ll, conv, n_iter = newton(counts, layout, offset, params, family, max_iter=max_iter, tol=tol, se_out=se)
-    rest = (~conv | torch.isnan(se).all(dim=1)).nonzero()[:, 0]
-    if rest.numel():
-        se[rest] = standard_errors(counts.subset(rest), layout, offset, params[rest], family)
-    if information == "expected":
+    # the observed SEs come from the Newton iterations' own Hessians (genes that converge) or one more pass
+    params, ll, conv, n_iter = newton(
+        counts, layout, offset, params, family, max_iter=max_iter, tol=tol, se_out=se if observed else None
+    )
+    if observed:
+        rest = (~conv | torch.isnan(se).all(dim=1)).nonzero()[:, 0]
+        if rest.numel():
+            se[rest] = standard_errors(counts.subset(rest), layout, offset, params[rest], family)
+    else:
         se = expected_standard_errors(counts, layout, offset, params, family)
     conv = conv & torch.isfinite(ll) & torch.isfinite(params).all(1)
     at_bound = dispersion_at_bound(layout, params) if family in ("nb", "zinb") else torch.zeros_like(conv)
