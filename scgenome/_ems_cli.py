@@ -103,7 +103,7 @@ def read_variants(path: str | Path, *, label: str | None = None) -> AnnData:
     import anndata as ad
 
     from ._logging import logger
-    from .io._common import reading
+    from ._validation import reading
 
     path = Path(path)
     if not path.exists():
@@ -151,7 +151,7 @@ def read_variants(path: str | Path, *, label: str | None = None) -> AnnData:
 def _load_yaml(path: str | Path) -> dict[str, Any]:
     import yaml
 
-    from .io._common import reading
+    from ._validation import reading
 
     path = Path(path)
     if not path.exists():

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
+import json
+import zlib
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -9,7 +13,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    import os
+    from collections.abc import Iterable, Iterator
 
     from anndata import AnnData
 
@@ -131,7 +136,53 @@ def check_binary_labels(y, *, what: str = "label") -> np.ndarray:
     return y.to_numpy(dtype=np.int64)
 
 
+#: What reading a damaged file raises: a gzip stream cut short or invalid, binary content read as text, text that
+#: does not parse (ragged or empty table, broken JSON).
+CORRUPT_FILE_ERRORS: tuple[type[BaseException], ...] = (
+    EOFError,
+    UnicodeDecodeError,
+    gzip.BadGzipFile,
+    zlib.error,
+    pd.errors.ParserError,
+    pd.errors.EmptyDataError,
+    json.JSONDecodeError,
+)
+
+
+def _describe(err: BaseException) -> str:
+    if isinstance(err, EOFError):
+        return "the gzip stream ends early: the file is truncated (an interrupted download or copy?)"
+    if isinstance(err, gzip.BadGzipFile | zlib.error):
+        return f"invalid gzip data ({err})"
+    if isinstance(err, UnicodeDecodeError):
+        return f"binary content where text was expected (byte 0x{err.object[err.start]:02x} at offset {err.start})"
+    if isinstance(err, pd.errors.EmptyDataError):
+        return "it is empty"
+    if isinstance(err, json.JSONDecodeError):
+        return f"invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}"
+    return f"{type(err).__name__}: {err}"
+
+
+@contextmanager
+def reading(path: str | os.PathLike, what: str, *, errors: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
+    """Turn the errors of a damaged file into a ``ValueError`` naming ``path`` and what is wrong.
+
+    Wraps the code that reads ``path`` (a ``what``, e.g. ``"PLINK .fam file"``). Catches
+    :data:`CORRUPT_FILE_ERRORS` and the extra ``errors`` given (e.g. ``CatBoostError``); messages the package
+    raises itself pass through unchanged.
+    """
+    try:
+        yield
+    except (*CORRUPT_FILE_ERRORS, *errors) as err:
+        msg = (
+            f"{what} {path} could not be read: {_describe(err)}. Check that it is a complete, uncorrupted {what} "
+            "(re-download or re-write it)."
+        )
+        raise ValueError(msg) from err
+
+
 __all__ = [
+    "CORRUPT_FILE_ERRORS",
     "check_binary_labels",
     "check_copy_backed",
     "check_counts",
@@ -141,4 +192,5 @@ __all__ = [
     "check_obs_columns",
     "check_var_columns",
     "is_boolish",
+    "reading",
 ]

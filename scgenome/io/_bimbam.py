@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from .._logging import logger
-from ._common import check_unique, open_bytes, open_text, pheno_frame, reading, to_pos
+from .._validation import reading
+from ._common import check_unique, open_bytes, open_text, pheno_frame, to_pos
 
 if TYPE_CHECKING:
     import os

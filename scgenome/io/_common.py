@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import json
-import zlib
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,53 +10,8 @@ import pandas as pd
 
 if TYPE_CHECKING:
     import os
-    from collections.abc import Iterator
 
     import numpy as np
-
-#: What reading a damaged file raises: a gzip stream cut short or invalid, binary content read as text, text that
-#: does not parse (ragged or empty table, broken JSON).
-CORRUPT_FILE_ERRORS: tuple[type[BaseException], ...] = (
-    EOFError,
-    UnicodeDecodeError,
-    gzip.BadGzipFile,
-    zlib.error,
-    pd.errors.ParserError,
-    pd.errors.EmptyDataError,
-    json.JSONDecodeError,
-)
-
-
-def _describe(err: BaseException) -> str:
-    if isinstance(err, EOFError):
-        return "the gzip stream ends early: the file is truncated (an interrupted download or copy?)"
-    if isinstance(err, gzip.BadGzipFile | zlib.error):
-        return f"invalid gzip data ({err})"
-    if isinstance(err, UnicodeDecodeError):
-        return f"binary content where text was expected (byte 0x{err.object[err.start]:02x} at offset {err.start})"
-    if isinstance(err, pd.errors.EmptyDataError):
-        return "it is empty"
-    if isinstance(err, json.JSONDecodeError):
-        return f"invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}"
-    return f"{type(err).__name__}: {err}"
-
-
-@contextmanager
-def reading(path: str | os.PathLike, what: str, *, errors: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
-    """Turn the errors of a damaged file into a ``ValueError`` naming ``path`` and what is wrong.
-
-    Wraps the code that reads ``path`` (a ``what``, e.g. ``"PLINK .fam file"``). Catches
-    :data:`CORRUPT_FILE_ERRORS` and the extra ``errors`` given (e.g. ``CatBoostError``); messages the package
-    raises itself pass through unchanged.
-    """
-    try:
-        yield
-    except (*CORRUPT_FILE_ERRORS, *errors) as err:
-        msg = (
-            f"{what} {path} could not be read: {_describe(err)}. Check that it is a complete, uncorrupted {what} "
-            "(re-download or re-write it)."
-        )
-        raise ValueError(msg) from err
 
 
 def open_bytes(path: str | os.PathLike) -> bytes:
@@ -116,4 +68,4 @@ def pheno_frame(values: np.ndarray, index: pd.Index, names: list[str] | None, *,
     return pd.DataFrame(values, index=index, columns=names)
 
 
-__all__ = ["CORRUPT_FILE_ERRORS", "check_unique", "open_bytes", "open_text", "pheno_frame", "reading", "to_pos"]
+__all__ = ["check_unique", "open_bytes", "open_text", "pheno_frame", "to_pos"]

@@ -132,7 +132,7 @@ def ems_labels(
 def _read_table(table: pd.DataFrame | str | os.PathLike, what: str) -> pd.DataFrame:
     import csv
 
-    from ..io._common import reading
+    from .._validation import reading
 
     if isinstance(table, pd.DataFrame):
         return table.copy()

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from ..._logging import logger
-from ...io._common import reading
+from ..._validation import reading
 from ._calibrate import Calibrator, expit, logit, prior_shift
 from ._data import check_split_positives
 
