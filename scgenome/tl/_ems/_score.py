@@ -220,73 +220,21 @@ def ems_score(
         if len(chroms) < 2:
             msg = f"Leave-one-chromosome-out needs variants on at least 2 chromosomes; found {chroms}."
             raise ValueError(msg)
-        for c in chroms:  # every fold checked before any is trained
-            tr = labelled & (chrom != c)
-            if not tr.any() or y[tr].min() == y[tr].max():
-                msg = f"Without chromosome {c!r} the training labels hold a single class; LOCO cannot train that fold."
-                raise ValueError(msg)
-            check_training_positives(
-                y[tr],
-                chrom[tr],
-                split=es or calibration is not None,
-                where=f"The LOCO fold without {c!r}'s training labels",
-            )
+        _check_folds(y, chrom, chroms, split=es or calibration is not None)
         seeds = {c: child_seed(rng) for c in chroms}
         if n_folds is not None:
             chroms = chroms[: int(n_folds)]
-        n_threads = settings.n_threads
-        n_parallel = max(1, min(len(chroms), n_threads))
-        per_fold = max(1, n_threads // n_parallel)
-        logger.info("ems_score LOCO: %d folds, %d in parallel x %d threads", len(chroms), n_parallel, per_fold)
-
-        # one bar over the boosting rounds of all folds: a fold that stops early jumps to the end of its share
-        budget = fit_rounds(cb_params, early_stopping=es, refit=rf, calibration=calibration)
-        bar = progress(total=budget * len(chroms), desc=f"ems_score LOCO ({len(chroms)} folds)", unit="round")
-        bar_lock = threading.Lock()
-
-        def tick(n: int = 1) -> None:
-            with bar_lock:
-                bar.update(n)
-
-        def run_fold(c: str) -> tuple[str, EMSModel]:
-            rounds = [0]
-
-            def on_round() -> None:
-                rounds[0] += 1
-                tick()
-
-            tr = labelled & (chrom != c)
-            m = fit_model(
-                X[tr],
-                y[tr].astype(np.int64),
-                names,
-                chrom=chrom[tr],
-                pip=None if pipv is None else pipv[tr],
-                feature_weights=feature_weights,
-                default_weight=default_weight,
-                abs_features=abs_features,
-                params=cb_params,
-                class_weights=class_weights,
-                early_stopping=es,
-                refit=rf,
-                calibration=calibration,
-                seed=seeds[c],
-                thread_count=per_fold,
-                on_round=on_round,
-            )
-            tick(max(0, budget - rounds[0]))
-            logger.info("ems_score: fold %s done (%d trees)", c, m.metrics["n_trees"])
-            return c, m
-
-        models: dict[str, EMSModel] = {}
-        try:
-            with ThreadPoolExecutor(max_workers=n_parallel) as pool:
-                futures = [pool.submit(run_fold, c) for c in chroms]
-                for fut in as_completed(futures):
-                    c, m = fut.result()
-                    models[c] = m
-        finally:
-            bar.close()
+        fit_kw = {
+            "feature_weights": feature_weights,
+            "default_weight": default_weight,
+            "abs_features": abs_features,
+            "params": cb_params,
+            "class_weights": class_weights,
+            "early_stopping": es,
+            "refit": rf,
+            "calibration": calibration,
+        }
+        models = _fit_folds(X, y, names, chrom, pipv, chroms, seeds, fit_kw)
         imps = []
         for c in chroms:  # fixed order: results do not depend on completion order
             m = models[c]
@@ -375,6 +323,81 @@ def ems_score(
         uns["prior"] = prior
     out.uns[key_added] = uns
     return target if copy else None
+
+
+def _check_folds(y: np.ndarray, chrom: np.ndarray, chroms: list[str], *, split: bool) -> None:
+    """Raise unless every LOCO fold's training labels can train a model (checked before any fold trains)."""
+    labelled = ~np.isnan(y)
+    for c in chroms:
+        tr = labelled & (chrom != c)
+        if not tr.any() or y[tr].min() == y[tr].max():
+            msg = f"Without chromosome {c!r} the training labels hold a single class; LOCO cannot train that fold."
+            raise ValueError(msg)
+        check_training_positives(y[tr], chrom[tr], split=split, where=f"The LOCO fold without {c!r}'s training labels")
+
+
+def _fit_folds(
+    X: np.ndarray,
+    y: np.ndarray,
+    names: list[str],
+    chrom: np.ndarray,
+    pipv: np.ndarray | None,
+    chroms: list[str],
+    seeds: dict[str, int],
+    fit_kw: dict[str, Any],
+) -> dict[str, EMSModel]:
+    """Train one model per held-out chromosome of ``chroms`` (folds in parallel threads), with one progress bar."""
+    labelled = ~np.isnan(y)
+    n_threads = settings.n_threads
+    n_parallel = max(1, min(len(chroms), n_threads))
+    per_fold = max(1, n_threads // n_parallel)
+    logger.info("ems_score LOCO: %d folds, %d in parallel x %d threads", len(chroms), n_parallel, per_fold)
+    # one bar over the boosting rounds of all folds: a fold that stops early jumps to the end of its share
+    budget = fit_rounds(
+        fit_kw["params"],
+        early_stopping=fit_kw["early_stopping"],
+        refit=fit_kw["refit"],
+        calibration=fit_kw["calibration"],
+    )
+    bar = progress(total=budget * len(chroms), desc=f"ems_score LOCO ({len(chroms)} folds)", unit="round")
+    bar_lock = threading.Lock()
+
+    def tick(n: int = 1) -> None:
+        with bar_lock:
+            bar.update(n)
+
+    def run_fold(c: str) -> tuple[str, EMSModel]:
+        rounds = [0]
+
+        def on_round() -> None:
+            rounds[0] += 1
+            tick()
+
+        tr = labelled & (chrom != c)
+        m = fit_model(
+            X[tr],
+            y[tr].astype(np.int64),
+            names,
+            chrom=chrom[tr],
+            pip=None if pipv is None else pipv[tr],
+            seed=seeds[c],
+            thread_count=per_fold,
+            on_round=on_round,
+            **fit_kw,
+        )
+        tick(max(0, budget - rounds[0]))
+        logger.info("ems_score: fold %s done (%d trees)", c, m.metrics["n_trees"])
+        return c, m
+
+    models: dict[str, EMSModel] = {}
+    try:
+        with ThreadPoolExecutor(max_workers=n_parallel) as pool:
+            for fut in as_completed([pool.submit(run_fold, c) for c in chroms]):
+                c, m = fut.result()
+                models[c] = m
+    finally:
+        bar.close()
+    return models
 
 
 def _same(value: Any, default: Any) -> bool:
